@@ -1,0 +1,40 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TEX_PACKAGES := latexmk texlive-latex-recommended texlive-pictures texlive-fonts-recommended lmodern
+
+.PHONY: demo test install install-test tex lint examples clean
+
+demo: install  ## install into .venv and derive the bundled seed exercise
+	$(BIN)/symback derive
+
+test: install-test tex  ## install everything the tests need and run them
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 'torch==2.13.0'
+	touch $@
+
+tex:  ## TeX Live from Debian, for PDF reports (skipped where apt-get is unavailable)
+	@command -v latexmk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEX_PACKAGES) >/dev/null; \
+	  else echo "note: TeX not installed (needs root and apt-get); PDF tests are skipped"; fi; }
+
+lint: install-test
+	$(BIN)/ruff check symback tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

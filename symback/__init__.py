@@ -1,0 +1,38 @@
+"""symback: derive, verify and train backpropagation symbolically, step by step.
+
+>>> import symback
+>>> m = symback.load("examples/seed.py")
+>>> m.derive()      # steps and closed forms
+>>> m.compile()     # float64 NumPy loss and gradients
+>>> m.train()       # the epoch history
+"""
+
+from .errors import ModelError, OptionError, ShapeError, SymbackError
+from .functions import (
+    binary_cross_entropy,
+    cross_entropy,
+    exp,
+    leaky_relu,
+    log,
+    log_softmax,
+    mean,
+    mse,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    sum,
+    tanh,
+)
+from .graph import Tensor, data, param, samples
+from .loader import load
+from .model import Model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model", "Tensor", "param", "data", "samples", "load",
+    "relu", "leaky_relu", "tanh", "sigmoid", "exp", "log", "softplus", "sum", "mean", "softmax", "log_softmax",
+    "mse", "binary_cross_entropy", "cross_entropy",
+    "SymbackError", "ModelError", "ShapeError", "OptionError",
+]

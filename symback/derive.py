@@ -1,0 +1,180 @@
+"""The engine: one reverse pass over the graph, every derivative taken from the rule registry.
+
+The pass writes, for every node, its value in terms of its operands' values and its
+upstream gradient δ in terms of its consumers' δ — both as SymPy matrix expressions over
+one symbol per node, so nothing swells with depth and a 784×128 layer costs what a 2×3
+one does.  From that one program come:
+
+* the *steps* a teacher writes, at the granularity of the model's named quantities
+  (anonymous intermediates such as ``x.T @ w1`` are folded into the named node they feed);
+* per parameter, the closed form with named intermediates, and fully substituted;
+* the straight-line program that ``numeric.py`` prints as NumPy code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .expr import ONE, Grad, add
+from .graph import Tensor, topological_order
+from .rules import Context, rule_for, rule_key
+
+#: substituted closed forms longer than this (SymPy operation count) are not displayed
+SUBSTITUTED_LIMIT = 400
+
+
+@dataclass
+class Step:
+    """δ of one named quantity, written in the named quantities around it."""
+
+    node: Tensor
+    formula: sp.MatrixExpr
+    rules: list[tuple[str, str]]  # (operation, what the rule says), in the order applied
+
+
+@dataclass
+class Gradient:
+    """Everything derived about ∂L/∂param."""
+
+    param: Tensor
+    steps: list[Step]
+    formula: sp.MatrixExpr  # in the δ of the nearest named quantities
+    closed: sp.MatrixExpr  # every δ substituted; named forward quantities kept
+    substituted: sp.MatrixExpr | None  # down to parameters and data (None: too long to show)
+
+
+@dataclass
+class Derivation:
+    loss: Tensor
+    order: list[Tensor]  # operands before results
+    value: dict[Tensor, sp.MatrixExpr]  # node -> its symbol (named: the user's name)
+    delta: dict[Tensor, sp.MatrixExpr]  # node -> its δ symbol (the loss: 1)
+    forward_defs: dict[Tensor, sp.MatrixExpr]  # op node -> value in operand symbols
+    delta_defs: dict[Tensor, sp.MatrixExpr]  # node -> δ in consumers' symbols
+    trainable: list[Tensor]
+    gradients: dict[str, Gradient] = field(default_factory=dict)
+
+    def named(self, node: Tensor) -> bool:
+        return node.name is not None
+
+
+def _symbols(order: list[Tensor]) -> tuple[dict, dict]:
+    value, delta = {}, {}
+    for k, node in enumerate(order):
+        name = node.name or f"_t{k}"
+        value[node] = sp.MatrixSymbol(name, *node.shape)
+        delta[node] = Grad(f"delta_{name}" if node.name else f"_g{k}", *node.shape)
+    return value, delta
+
+
+def derive(loss: Tensor, trainable: list[Tensor], relu_grad_at_zero=0) -> Derivation:
+    """Derive ∂loss/∂p for every ``p`` in ``trainable``, step by step in matrix form."""
+    order = topological_order(loss)
+    value, delta = _symbols(order)
+    convention = sp.Rational(relu_grad_at_zero)
+
+    # nodes through which a trainable parameter reaches the loss
+    wanted = {id(p) for p in trainable}
+    reaches: set[int] = set()
+    for node in order:
+        if id(node) in wanted or any(id(a) in reaches for a in node.args):
+            reaches.add(id(node))
+
+    forward_defs = {}
+    contexts = {}
+    for node in order:
+        if not node.is_leaf:
+            ctx = Context(node, value[node], tuple(value[a] for a in node.args), convention)
+            contexts[node] = ctx
+            forward_defs[node] = rule_for(node).forward(ctx)
+
+    delta[loss] = ONE
+    contributions: dict[Tensor, list] = defaultdict(list)
+    via: dict[Tensor, list] = defaultdict(list)
+    delta_defs = {}
+    for node in reversed(order):
+        if id(node) not in reaches:
+            continue
+        delta_defs[node] = ONE if node is loss else add(*contributions[node])
+        if node.is_leaf:
+            continue
+        rule = rule_for(node)
+        for i, arg in enumerate(node.args):
+            if id(arg) in reaches:
+                contributions[arg].append(rule.vjps[i](delta[node], contexts[node]))
+                via[arg].append((node, i))
+
+    derivation = Derivation(loss, order, value, delta, forward_defs, delta_defs, trainable)
+    _explain(derivation, via)
+    return derivation
+
+
+# -- presentation: fold anonymous nodes into the named ones --------------------------
+
+
+def _explain(d: Derivation, via: dict) -> None:
+    anonymous_value = {}
+    for node in d.order:
+        if node.kind == "const":
+            anonymous_value[d.value[node]] = sp.ImmutableMatrix(node.value)
+        if node in d.forward_defs and not d.named(node):
+            anonymous_value[d.value[node]] = d.forward_defs[node].xreplace(anonymous_value)
+    anonymous_delta = {}
+    for node in reversed(d.order):
+        if node in d.delta_defs and not d.named(node) and node is not d.loss:
+            anonymous_delta[d.delta[node]] = d.delta_defs[node].xreplace({**anonymous_value, **anonymous_delta})
+    fold = {**anonymous_value, **anonymous_delta}
+
+    def rules_into(node: Tensor) -> list[tuple[str, str]]:
+        used = []
+        for consumer, i in via.get(node, []):
+            if not d.named(consumer) and consumer is not d.loss:
+                used += rules_into(consumer)
+            rule = rule_for(consumer)
+            used.append((rule_key(consumer), rule.says[i]))
+        return used
+
+    steps = {}
+    for node in reversed(d.order):
+        if node in d.delta_defs and (d.named(node) or node is d.loss) and node is not d.loss:
+            formula = tidy(d.delta_defs[node].xreplace(fold))
+            steps[node] = Step(node, formula, rules_into(node))
+
+    named_delta = {d.delta[n]: s.formula for n, s in steps.items()}
+    forward_named = {}
+    for node in d.order:
+        if node in d.forward_defs:
+            forward_named[d.value[node]] = d.forward_defs[node].xreplace(forward_named)
+
+    for p in d.trainable:
+        if p not in steps:
+            continue
+        chain = [s for n, s in steps.items() if _feeds(p, n) and n is not p]
+        closed = steps[p].formula
+        for _ in range(len(d.order) + 1):
+            expanded = closed.xreplace(named_delta)
+            if expanded == closed:
+                break
+            closed = expanded
+        closed = tidy(closed)
+        substituted = tidy(closed.xreplace(forward_named))
+        if sp.count_ops(substituted) > SUBSTITUTED_LIMIT:
+            substituted = None
+        d.gradients[p.name] = Gradient(p, chain + [steps[p]], steps[p].formula, closed, substituted)
+
+
+def _feeds(p: Tensor, node: Tensor) -> bool:
+    """Does ``p`` reach ``node``?"""
+    return any(a is p for a in topological_order(node))
+
+
+def tidy(e: sp.MatrixExpr) -> sp.MatrixExpr:
+    """Light canonicalisation for display: flatten products, drop identities, fold (xᵀ)ᵀ."""
+    e = e.doit()
+    return e.replace(
+        lambda a: isinstance(a, sp.Transpose) and tuple(a.shape) == (1, 1),
+        lambda a: a.arg,
+    )

@@ -1,0 +1,266 @@
+"""SymPy matrix expressions for the operations SymPy lacks, and tidy constructors.
+
+SymPy has `MatMul`, `MatAdd`, `Transpose`, `HadamardProduct` and `HadamardPower`; symback
+adds elementwise functions (`Apply`), NumPy broadcasting (`Broadcast`) and its inverse,
+the sums (`Reduce`), softmax along an axis, and `Grad`, the upstream gradient δ of a node.
+Each class knows its shape and its entries, so any expression can be expanded to scalars
+for the elementwise check (see ``explicit.py``) and printed by the printers in
+``printing.py``.
+
+The constructors at the bottom (`hadamard`, `matmul`, `scaled`, ...) are what the rules
+use: they drop factors of one and fold 1x1 transposes so the steps read as a teacher would
+write them, and never change a value.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy import Heaviside, Integer, Max, exp, log, tanh
+from sympy.core.symbol import Str
+from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
+
+# -- scalar meaning of each elementwise function ----------------------------------
+# Used only to expand a matrix expression to scalars (the elementwise oracle).
+
+
+def _step(x, c):
+    return Heaviside(x, c)
+
+
+def _leaky_step(x, alpha, c):
+    # PyTorch: slope alpha for x <= 0, so leaky'(0) = alpha + c*(1 - alpha) with c = relu'(0) convention
+    return alpha + (1 - alpha) * Heaviside(x, c)
+
+
+SCALAR_FUNCTIONS = {
+    "tanh": tanh,
+    "sigmoid": lambda x: 1 / (1 + exp(-x)),
+    "relu": lambda x: Max(0, x),
+    "leaky_relu": lambda x, alpha: Max(0, x) + alpha * sp.Min(0, x),
+    "step": _step,
+    "leaky_step": _leaky_step,
+    "exp": exp,
+    "log": log,
+    "softplus": lambda x: log(1 + exp(x)),
+}
+
+#: functions with a kink: finite differences across the kink are not judged
+KINKED = {"relu", "leaky_relu", "step", "leaky_step"}
+
+
+class Apply(MatrixExpr):
+    """``fn`` applied to every entry of a matrix, e.g. ``Apply("tanh", u1)``."""
+
+    def __new__(cls, fn, arg, *params):
+        fn = fn if isinstance(fn, Str) else Str(fn)
+        return MatrixExpr.__new__(cls, fn, arg, *[sp.sympify(p) for p in params])
+
+    @property
+    def fn(self) -> str:
+        return self.args[0].name
+
+    @property
+    def arg(self):
+        return self.args[1]
+
+    @property
+    def params(self):
+        return self.args[2:]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _entry(self, i, j, **kwargs):
+        return SCALAR_FUNCTIONS[self.fn](self.arg._entry(i, j, **kwargs), *self.params)
+
+
+class Broadcast(MatrixExpr):
+    """A 1x1, a row or a column stretched to ``rows x cols`` as NumPy broadcasting does."""
+
+    def __new__(cls, arg, rows, cols):
+        return MatrixExpr.__new__(cls, arg, Integer(rows), Integer(cols))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return (self.args[1], self.args[2])
+
+    def _entry(self, i, j, **kwargs):
+        r, c = self.arg.shape
+        return self.arg._entry(i if r != 1 else 0, j if c != 1 else 0, **kwargs)
+
+
+# axis codes, as in NumPy with keepdims=True; ALL reduces to 1x1
+ALL = -1
+
+
+class Reduce(MatrixExpr):
+    """The sum of a matrix's entries: over rows (axis 0), over columns (axis 1) or all (-1)."""
+
+    def __new__(cls, arg, axis):
+        return MatrixExpr.__new__(cls, arg, Integer(axis))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def axis(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def shape(self):
+        r, c = self.arg.shape
+        return {0: (Integer(1), c), 1: (r, Integer(1)), ALL: (Integer(1), Integer(1))}[self.axis]
+
+    def _entry(self, i, j, **kwargs):
+        r, c = (int(n) for n in self.arg.shape)
+        if self.axis == 0:
+            cells = [(k, j) for k in range(r)]
+        elif self.axis == 1:
+            cells = [(i, k) for k in range(c)]
+        else:
+            cells = [(a, b) for a in range(r) for b in range(c)]
+        return sp.Add(*[self.arg._entry(a, b, **kwargs) for a, b in cells])
+
+
+class _Normalise(MatrixExpr):
+    def __new__(cls, arg, axis):
+        return MatrixExpr.__new__(cls, arg, Integer(axis))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def axis(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _lane(self, i, j, **kwargs):
+        r, c = (int(n) for n in self.arg.shape)
+        if self.axis == 0:
+            return [self.arg._entry(k, j, **kwargs) for k in range(r)]
+        return [self.arg._entry(i, k, **kwargs) for k in range(c)]
+
+
+class Softmax(_Normalise):
+    """softmax along ``axis``: exp(x_i) / Σ_k exp(x_k) within each row (1) or column (0)."""
+
+    def _entry(self, i, j, **kwargs):
+        lane = self._lane(i, j, **kwargs)
+        return exp(self.arg._entry(i, j, **kwargs)) / sp.Add(*[exp(v) for v in lane])
+
+
+class LogSoftmax(_Normalise):
+    """log softmax along ``axis``: x_i − log Σ_k exp(x_k)."""
+
+    def _entry(self, i, j, **kwargs):
+        lane = self._lane(i, j, **kwargs)
+        return self.arg._entry(i, j, **kwargs) - log(sp.Add(*[exp(v) for v in lane]))
+
+
+class Grad(MatrixSymbol):
+    """δ_name: the gradient of the loss with respect to the named quantity (same shape)."""
+
+
+# -- tidy constructors used by the rules ------------------------------------------
+
+ONE = sp.Identity(1)  # the seed: δ_loss = 1
+
+
+def is_one(e) -> bool:
+    return e == ONE or (isinstance(e, sp.OneMatrix) and e.shape == (1, 1))
+
+
+def is_scalar(e) -> bool:
+    return tuple(e.shape) == (1, 1)
+
+
+def transpose(e):
+    if is_scalar(e):
+        return e
+    return e.T
+
+
+def matmul(*factors):
+    kept = [f for f in factors if not (is_one(f))] or [ONE]
+    if len(kept) == 1:
+        return kept[0]
+    return sp.MatMul(*kept).doit(deep=False)
+
+
+def scaled(c, e):
+    """c·e for a number c."""
+    c = sp.sympify(c)
+    if c == 1:
+        return e
+    if is_one(e):
+        return sp.MatMul(c, sp.OneMatrix(1, 1))
+    return sp.MatMul(c, e).doit(deep=False)
+
+
+def _split(e):
+    """(numeric coefficient, matrix part) of e."""
+    if isinstance(e, sp.MatMul):
+        coeff, matrices = e.as_coeff_matrices()
+        if coeff != 1:
+            return coeff, (sp.MatMul(*matrices) if len(matrices) > 1 else matrices[0])
+    return sp.Integer(1), e
+
+
+def hadamard(*factors):
+    """Elementwise product of same-shape factors; numeric coefficients move to the front."""
+    coeff = sp.Integer(1)
+    kept = []
+    for f in factors:
+        c, m = _split(f)
+        coeff *= c
+        if not is_one(m):
+            kept.append(m)
+    if not kept:
+        body = sp.OneMatrix(*factors[0].shape)
+    elif len(kept) == 1:
+        body = kept[0]
+    elif all(is_scalar(k) for k in kept):
+        body = sp.MatMul(*kept)
+    else:
+        body = sp.HadamardProduct(*kept)
+    return scaled(coeff, body) if coeff != 1 else body
+
+
+def times_scalar(s, m):
+    """A 1x1 quantity ``s`` times a matrix ``m`` (scalar multiplication)."""
+    if is_one(s):
+        return m
+    coeff, s_body = _split(s)
+    rows, cols = (int(n) for n in m.shape)
+    if is_one(s_body):
+        body = m
+    elif rows == 1:
+        body = matmul(s_body, m)
+    elif cols == 1:
+        body = matmul(m, s_body)
+    else:
+        body = hadamard(Broadcast(s_body, rows, cols), m)
+    return scaled(coeff, body)
+
+
+def add(*terms):
+    terms = [t for t in terms if not isinstance(t, sp.ZeroMatrix)]
+    if not terms:
+        raise ValueError("add() of nothing")
+    if len(terms) == 1:
+        return terms[0]
+    return sp.MatAdd(*terms)
+
+
+def ones_like(e):
+    return sp.OneMatrix(*e.shape)

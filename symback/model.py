@@ -1,0 +1,213 @@
+"""`Model`: the loss, its options, and the three things done with it.
+
+>>> model = Model(loss, lr=0.1, epochs=3, relu_grad_at_zero=1)
+>>> model.derive()      # steps and closed forms, verified
+>>> model.compile()     # float64 NumPy loss and gradients
+>>> model.train()       # the epoch history
+"""
+
+from __future__ import annotations
+
+import keyword
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from .errors import ModelError, OptionError
+from .graph import Tensor, _located, topological_order, user_frame
+from .values import exact_scalar
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+RELU_CONVENTIONS = (sp.Integer(0), sp.Rational(1, 2), sp.Integer(1))
+
+
+class Model:
+    """A model: a scalar loss built from ``param``/``data`` tensors, with training options."""
+
+    def __init__(
+        self,
+        loss: Tensor,
+        *,
+        lr=0.1,
+        epochs: int = 1,
+        optimizer: str = "sgd",
+        beta=0.9,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        relu_grad_at_zero=0,
+        frozen=(),
+        digits: int = 4,
+        title: str | None = None,
+        name: str | None = None,
+    ):
+        if not isinstance(loss, Tensor):
+            raise _located(ModelError, f"Model() needs the loss tensor first, not {type(loss).__name__}")
+        if loss.shape != (1, 1):
+            raise _located(
+                ModelError, f"the loss {loss.describe()} is {loss.shape[0]}×{loss.shape[1]}; it must be a scalar "
+                "(1×1): reduce it with sum() or mean()")
+        self.loss = loss
+        self.name = name
+        self.title = title
+        self.warnings: list[str] = []
+        self.configure(lr=lr, epochs=epochs, optimizer=optimizer, beta=beta, beta1=beta1, beta2=beta2, eps=eps,
+                       relu_grad_at_zero=relu_grad_at_zero, digits=digits)
+        frame = user_frame()
+        if frame is not None:
+            name_tensors({**frame.f_globals, **frame.f_locals})
+        self._name_rest()
+        self.frozen = self._frozen(frozen)
+
+    # -- options -------------------------------------------------------------------
+    def configure(self, **options) -> None:
+        """Set options after checking each; unknown or out-of-range values raise `OptionError`."""
+        for key, value in options.items():
+            if value is None:
+                continue
+            if key in ("lr", "beta", "beta1", "beta2", "eps"):
+                try:
+                    number = exact_scalar(value)
+                except ModelError:
+                    raise _located(OptionError, f"{key} must be a number, not {value!r}") from None
+                low_ok = number > 0 if key in ("lr", "eps") else number >= 0
+                if not low_ok or (key != "lr" and key != "eps" and number >= 1):
+                    bound = "positive" if key in ("lr", "eps") else "in [0, 1)"
+                    raise _located(OptionError, f"{key} must be {bound}, not {value}")
+                value = number
+            elif key == "epochs":
+                if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                    raise _located(OptionError, f"epochs must be a whole number ≥ 0, not {value!r}")
+                value = int(value)
+            elif key == "digits":
+                if not isinstance(value, (int, np.integer)) or not 1 <= value <= 15:
+                    raise _located(OptionError, f"digits must be a whole number from 1 to 15, not {value!r}")
+                value = int(value)
+            elif key == "optimizer":
+                if value not in OPTIMIZERS:
+                    raise _located(OptionError, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {value!r}")
+            elif key == "relu_grad_at_zero":
+                try:
+                    value = exact_scalar(value)
+                except ModelError:
+                    value = None
+                if value not in RELU_CONVENTIONS:
+                    raise _located(OptionError, "relu_grad_at_zero must be 0, 1/2 or 1")
+            else:
+                raise _located(OptionError, f"unknown option {key!r}")
+            setattr(self, key, value)
+
+    # -- the graph -------------------------------------------------------------------
+    @property
+    def nodes(self) -> list[Tensor]:
+        return topological_order(self.loss)
+
+    @property
+    def params(self) -> list[Tensor]:
+        """Every parameter the loss depends on, in the order the file defines them."""
+        return sorted((n for n in self.nodes if n.kind == "param"), key=lambda n: n.serial)
+
+    @property
+    def trainable(self) -> list[Tensor]:
+        return [p for p in self.params if p not in self.frozen]
+
+    @property
+    def data(self) -> list[Tensor]:
+        return sorted((n for n in self.nodes if n.kind == "data"), key=lambda n: n.serial)
+
+    @property
+    def samples(self) -> int:
+        """Update steps per epoch: the number of samples (1 without ``samples(...)`` data)."""
+        counts = {len(d.samples) for d in self.data if d.samples is not None}
+        if len(counts) > 1:
+            raise ModelError(f"samples() tensors have different numbers of samples: {sorted(counts)}")
+        return counts.pop() if counts else 1
+
+    def tensor(self, name: str) -> Tensor:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise OptionError(f"the model has no quantity named {name!r}")
+
+    def _name_rest(self) -> None:
+        seen: dict[str, Tensor] = {}
+        counters = {"param": 0, "data": 0}
+        for node in sorted(self.nodes, key=lambda n: n.serial):
+            if node.kind in counters and node.name is None:
+                counters[node.kind] += 1
+                node.name = f"{'p' if node.kind == 'param' else 'd'}{counters[node.kind]}"
+                while node.name in seen:
+                    counters[node.kind] += 1
+                    node.name = f"{'p' if node.kind == 'param' else 'd'}{counters[node.kind]}"
+            if node.name is not None:
+                if node.name in seen and seen[node.name] is not node:
+                    raise ModelError(f"two different quantities are named {node.name!r}")
+                if not node.name.isidentifier() or keyword.iskeyword(node.name):
+                    raise ModelError(f"{node.name!r} is not a valid name (use letters, digits and _)")
+                seen[node.name] = node
+        if self.loss.name is None:
+            self.loss.name = "loss"
+
+    def _frozen(self, frozen) -> list[Tensor]:
+        chosen = []
+        for item in frozen:
+            t = self.tensor(item) if isinstance(item, str) else item
+            if not isinstance(t, Tensor):
+                raise _located(ModelError, f"frozen=[...] lists parameters, not {item!r}")
+            if t.kind != "param":
+                raise _located(ModelError, f"frozen lists {t.describe()}, which is {t.kind}, not a parameter; "
+                               "data is never trained")
+            chosen.append(t)
+        return chosen
+
+    # -- what is done with it ------------------------------------------------------------
+    @cached_property
+    def _derivation(self):
+        from .derive import derive
+
+        return derive(self.loss, self.trainable, self.relu_grad_at_zero)
+
+    @cached_property
+    def program(self):
+        from .numeric import build_program
+
+        return build_program(self._derivation)
+
+    def derive(self):
+        """The step-by-step derivation of every trainable parameter's gradient."""
+        from .report import DerivationView
+
+        return DerivationView(self, self._derivation)
+
+    def compile(self):
+        """float64 NumPy functions: ``f.loss(values)`` and ``f.grad(values)``."""
+        from .compiled import Compiled
+
+        return Compiled(self)
+
+    def train(self, epochs: int | None = None, lr=None):
+        """Run the training epochs; returns the `History` (what ``result.json`` holds)."""
+        from .train import train
+
+        return train(self, epochs=self.epochs if epochs is None else epochs, lr=self.lr if lr is None else lr)
+
+    def verify(self):
+        """Check every gradient three ways (see ``verify.py``)."""
+        from .verify import verify
+
+        return verify(self)
+
+    def initial_values(self) -> dict[Tensor, object]:
+        """Every leaf's value for the first update step."""
+        return {n: n.value for n in self.nodes if n.is_leaf}
+
+    def __repr__(self) -> str:
+        return f"<Model {self.name or ''} params={[p.name for p in self.params]}>"
+
+
+def name_tensors(scope: dict) -> None:
+    """Give every unnamed tensor bound in ``scope`` the variable's name (first binding wins)."""
+    for key, value in scope.items():
+        if isinstance(value, Tensor) and value.name is None and not key.startswith("_"):
+            value.name = key

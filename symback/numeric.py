@@ -1,0 +1,221 @@
+"""From the derivation to numbers: one generated program, two precisions.
+
+The derivation's straight-line program (every node's value, then every δ) is handed to
+``lambdify`` as its common-subexpression list, so the function it generates computes each
+node once and shares it between the loss and all gradients.  `ProgramPrinter` prints every
+operation as a call into a namespace; executing the same source in
+
+* `FLOAT64` gives fast NumPy functions (``Model.compile()``, long training runs), and in
+* `MPMATH` gives 50-significant-digit values on NumPy object arrays of ``mpmath.mpf``
+  (the numbers in reports, and the exact-zero test of relu arguments).
+
+The generated source is kept in the function's ``__doc__`` and in `Program.source`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .derive import Derivation
+from .expr import Grad
+from .graph import Tensor
+from .printing import ProgramPrinter
+
+#: significant digits of the high-precision evaluation
+DIGITS = 50
+#: a high-precision relu argument smaller than this is exactly 0 (inputs are exact to DIGITS)
+ZERO_TOLERANCE = mpmath.mpf(10) ** -(DIGITS - 12)
+
+
+def _float_namespace() -> dict:
+    def step(x, c):
+        return np.where(x > 0, 1.0, np.where(x < 0, 0.0, float(c)))
+
+    def leaky_step(x, alpha, c):
+        return float(alpha) + (1 - float(alpha)) * step(x, c)
+
+    def sigmoid(x):
+        with np.errstate(over="ignore"):
+            return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+
+    def softmax(x, axis):
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        e = np.exp(shifted)
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def log_softmax(x, axis):
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    return {
+        "_q": lambda p, q: p / q,
+        "_q_float": lambda p, q: p / q,
+        "_pow": lambda x, n: np.power(x, float(n)),
+        "_ones": lambda r, c: np.ones((r, c)),
+        "_zeros": lambda r, c: np.zeros((r, c)),
+        "_const": lambda rows: np.array(rows, dtype=np.float64),
+        "_broadcast": lambda x, r, c: np.broadcast_to(x, (r, c)),
+        "_sum": lambda x, axis: np.sum(x, axis=None if axis == -1 else axis, keepdims=True),
+        "_softmax": softmax,
+        "_log_softmax": log_softmax,
+        "_f_tanh": np.tanh,
+        "_f_sigmoid": sigmoid,
+        "_f_relu": lambda x: np.maximum(x, 0.0),
+        "_f_leaky_relu": lambda x, alpha: np.where(x > 0, x, float(alpha) * x),
+        "_f_step": step,
+        "_f_leaky_step": leaky_step,
+        "_f_exp": np.exp,
+        "_f_log": np.log,
+        "_f_softplus": lambda x: np.logaddexp(0.0, x),
+    }
+
+
+def _mp_namespace() -> dict:
+    mpf = mpmath.mpf
+    zero_tol = ZERO_TOLERANCE
+
+    def elementwise(f):
+        ufunc = np.frompyfunc(f, 1, 1)
+        return lambda x: np.asarray(ufunc(x), dtype=object)
+
+    def sign(v):
+        return 0 if abs(v) <= zero_tol else (1 if v > 0 else -1)
+
+    def step(x, c):
+        table = {1: mpf(1), -1: mpf(0), 0: mpf(c.p) / c.q if isinstance(c, sp.Rational) else mpf(c)}
+        return np.asarray(np.frompyfunc(lambda v: table[sign(v)], 1, 1)(x), dtype=object)
+
+    def leaky_step(x, alpha, c):
+        return alpha + (1 - alpha) * step(x, c)
+
+    def relu(x):
+        return np.asarray(np.frompyfunc(lambda v: v if sign(v) > 0 else mpf(0), 1, 1)(x), dtype=object)
+
+    def softmax(x, axis):
+        e = elementwise(mpmath.exp)(x)
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def log_softmax(x, axis):
+        total = np.sum(elementwise(mpmath.exp)(x), axis=axis, keepdims=True)
+        return x - elementwise(mpmath.log)(total)
+
+    def ones(r, c):
+        return np.full((r, c), mpf(1), dtype=object)
+
+    return {
+        "_q": lambda p, q: mpf(p) / q,
+        "_q_float": lambda p, q: mpf(p) / q,
+        "_pow": lambda x, n: np.asarray(np.frompyfunc(lambda v: v**n, 1, 1)(x), dtype=object),
+        "_ones": ones,
+        "_zeros": lambda r, c: np.full((r, c), mpf(0), dtype=object),
+        "_const": lambda rows: np.array([[mpf(v) for v in row] for row in rows], dtype=object),
+        "_broadcast": lambda x, r, c: np.broadcast_to(x, (r, c)),
+        "_sum": lambda x, axis: np.sum(x, axis=None if axis == -1 else axis, keepdims=True),
+        "_softmax": softmax,
+        "_log_softmax": log_softmax,
+        "_f_tanh": elementwise(mpmath.tanh),
+        "_f_sigmoid": elementwise(lambda v: 1 / (1 + mpmath.exp(-v))),
+        "_f_relu": relu,
+        "_f_leaky_relu": lambda x, alpha: relu(x) + alpha * (x - relu(x)),
+        "_f_step": step,
+        "_f_leaky_step": leaky_step,
+        "_f_exp": elementwise(mpmath.exp),
+        "_f_log": elementwise(mpmath.log),
+        "_f_softplus": elementwise(lambda v: mpmath.log(1 + mpmath.exp(v))),
+    }
+
+
+FLOAT64 = "float64"
+MPMATH = "mpmath"
+_NAMESPACES = {FLOAT64: _float_namespace, MPMATH: _mp_namespace}
+
+
+@dataclass
+class Program:
+    """The derivation as a program over one symbol per node."""
+
+    leaves: list[Tensor]  # arguments, in order
+    nodes: list[Tensor]  # every node, in evaluation order
+    trainable: list[Tensor]
+    forward_source: str
+    full_source: str
+    _forward: dict
+    _full: dict
+
+    def forward(self, leaf_values: list, precision: str = FLOAT64) -> dict[Tensor, object]:
+        """Value of every node."""
+        values = self._call(self._forward, leaf_values, precision)
+        return dict(zip(self.nodes, values))
+
+    def full(self, leaf_values: list, precision: str = FLOAT64) -> tuple[dict, dict]:
+        """(value of every node, gradient of every trainable parameter)."""
+        out = self._call(self._full, leaf_values, precision)
+        n = len(self.nodes)
+        return dict(zip(self.nodes, out[:n])), dict(zip(self.trainable, out[n:]))
+
+    def _call(self, functions: dict, leaf_values: list, precision: str):
+        if precision == MPMATH:
+            with mpmath.workdps(DIGITS):
+                return functions[MPMATH](*[to_mp(v) for v in leaf_values])
+        with np.errstate(all="ignore"):
+            return functions[FLOAT64](*[np.asarray(v, dtype=np.float64) for v in leaf_values])
+
+
+def to_mp(value) -> np.ndarray:
+    """An exact (SymPy) or float matrix as an object array of mpmath numbers."""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return value
+    if isinstance(value, np.ndarray):
+        return np.array([[mpmath.mpf(float(v)) for v in row] for row in value], dtype=object)
+    return np.array(
+        [[mpmath.mpf(v.p) / v.q if isinstance(v, sp.Rational) else mpmath.mpf(str(v)) for v in row]
+         for row in value.tolist()],
+        dtype=object,
+    )
+
+
+def to_float(value) -> np.ndarray:
+    """float64 array of an mpmath object array (nearest double) or a float array."""
+    return np.array(value, dtype=np.float64)
+
+
+def build_program(d: Derivation) -> Program:
+    """Print the derivation's program as NumPy code, in both precisions."""
+    nodes = d.order
+    leaves = [n for n in nodes if n.is_leaf]
+    ops = [n for n in nodes if not n.is_leaf]
+    symbol = {}
+    for k, n in enumerate(nodes):
+        symbol[d.value[n]] = sp.MatrixSymbol(f"v{k}", *n.shape)
+        if isinstance(d.delta[n], Grad):
+            symbol[d.delta[n]] = sp.MatrixSymbol(f"g{k}", *n.shape)
+    forward = [(symbol[d.value[n]], d.forward_defs[n].xreplace(symbol)) for n in ops]
+    backward = [
+        (symbol[d.delta[n]], d.delta_defs[n].xreplace(symbol))
+        for n in reversed(nodes)
+        if n in d.delta_defs and n is not d.loss
+    ]
+    args = [symbol[d.value[n]] for n in leaves]
+    values = [symbol[d.value[n]] for n in nodes]
+    grads = [symbol[d.delta[p]] if p in d.delta_defs else sp.ZeroMatrix(*p.shape) for p in d.trainable]
+
+    printer = ProgramPrinter()
+    forward_fns, full_fns = {}, {}
+    for precision, namespace in _NAMESPACES.items():
+        forward_fns[precision] = sp.lambdify(
+            args, values, modules=[namespace()], printer=printer, cse=lambda e: (forward, e), docstring_limit=None
+        )
+        full_fns[precision] = sp.lambdify(
+            args, values + grads, modules=[namespace()], printer=printer,
+            cse=lambda e: (forward + backward, e), docstring_limit=None,
+        )
+    return Program(
+        leaves, nodes, list(d.trainable),
+        inspect.getsource(forward_fns[FLOAT64]), inspect.getsource(full_fns[FLOAT64]),
+        forward_fns, full_fns,
+    )

@@ -1,0 +1,277 @@
+"""The rule registry: the one place where an operation's derivative lives.
+
+Each primitive registers, once, how its value is written in matrix notation
+(``forward``) and, per operand, its vector–Jacobian product: given the upstream gradient
+δ of the result, the gradient of that operand (``vjps``), with the sentence a teacher
+would say for the step (``says``).  The engine in ``derive.py`` is a short loop over
+this table; a node whose operation has no rule raises `NotImplementedError` naming it.
+
+Conventions: ``g`` is the upstream δ of the node, ``ctx.out`` the node's own value,
+``ctx.args`` its operands' values, all SymPy matrix expressions of the node's shape.
+Broadcasting is an explicit ``broadcast`` node (``graph.py``), so no rule here undoes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .expr import (
+    ALL,
+    Apply,
+    Broadcast,
+    LogSoftmax,
+    Reduce,
+    Softmax,
+    add,
+    hadamard,
+    matmul,
+    ones_like,
+    scaled,
+    times_scalar,
+    transpose,
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may look at: the graph node, its value symbol, its operands' symbols."""
+
+    node: object
+    out: sp.MatrixExpr
+    args: tuple
+    relu_grad_at_zero: sp.Rational
+
+    @property
+    def attrs(self) -> dict:
+        return self.node.attrs
+
+
+Forward = Callable[[Context], sp.MatrixExpr]
+VJP = Callable[[sp.MatrixExpr, Context], sp.MatrixExpr]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    forward: Forward
+    vjps: tuple[VJP | None, ...]
+    says: tuple[str, ...]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def defrule(name: str, forward: Forward, *vjps_and_says) -> None:
+    """Register ``name``: its forward value, then (vjp, sentence) per operand."""
+    vjps = tuple(vjps_and_says[0::2])
+    says = tuple(vjps_and_says[1::2])
+    RULES[name] = Rule(name, forward, vjps, says)
+
+
+def rule_key(node) -> str:
+    """Registry key of a graph node: the op, or for elementwise functions the function."""
+    return node.attrs["fn"] if node.op == "apply" else node.op
+
+
+def rule_for(node) -> Rule:
+    key = rule_key(node)
+    try:
+        return RULES[key]
+    except KeyError:
+        raise NotImplementedError(f"symback has no derivative rule for the operation {key!r}") from None
+
+
+# ---------------------------------------------------------------------------------
+# Linear algebra
+# ---------------------------------------------------------------------------------
+
+defrule(
+    "matmul",
+    lambda c: matmul(c.args[0], c.args[1]),
+    lambda g, c: matmul(g, transpose(c.args[1])),
+    "for a product A B the gradient of the left factor is δ Bᵀ",
+    lambda g, c: matmul(transpose(c.args[0]), g),
+    "for a product A B the gradient of the right factor is Aᵀ δ",
+)
+
+defrule(
+    "transpose",
+    lambda c: transpose(c.args[0]),
+    lambda g, c: transpose(g),
+    "the gradient of a transpose is the transposed gradient",
+)
+
+# ---------------------------------------------------------------------------------
+# Elementwise arithmetic (operands already broadcast to one shape)
+# ---------------------------------------------------------------------------------
+
+defrule(
+    "add",
+    lambda c: add(c.args[0], c.args[1]),
+    lambda g, c: g,
+    "a sum passes the gradient on unchanged",
+    lambda g, c: g,
+    "a sum passes the gradient on unchanged",
+)
+
+defrule(
+    "shift",
+    lambda c: add(c.args[0], scaled(c.attrs["c"], ones_like(c.args[0]))),
+    lambda g, c: g,
+    "adding a constant passes the gradient on unchanged",
+)
+
+defrule(
+    "scale",
+    lambda c: scaled(c.attrs["c"], c.args[0]),
+    lambda g, c: scaled(c.attrs["c"], g),
+    "a constant factor carries over to the gradient",
+)
+
+defrule(
+    "mul",
+    lambda c: hadamard(c.args[0], c.args[1]),
+    lambda g, c: hadamard(g, c.args[1]),
+    "an elementwise product: multiply δ elementwise by the other factor",
+    lambda g, c: hadamard(g, c.args[0]),
+    "an elementwise product: multiply δ elementwise by the other factor",
+)
+
+
+def _power_derivative(x, n):
+    n = sp.Rational(n)
+    if n == 2:
+        return scaled(2, x)
+    return scaled(n, sp.HadamardPower(x, n - 1))
+
+
+defrule(
+    "pow",
+    lambda c: sp.HadamardPower(c.args[0], c.attrs["n"]),
+    lambda g, c: hadamard(g, _power_derivative(c.args[0], c.attrs["n"])),
+    "power rule, entry by entry: d(xⁿ)/dx = n xⁿ⁻¹",
+)
+
+# ---------------------------------------------------------------------------------
+# Broadcasting and sums: each is the other's gradient
+# ---------------------------------------------------------------------------------
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` over the axes along which a ``shape`` operand was broadcast."""
+    rows, cols = (int(n) for n in g.shape)
+    if (rows, cols) == tuple(shape):
+        return g
+    if shape == (1, 1):
+        return Reduce(g, ALL)
+    return Reduce(g, 0 if shape[0] == 1 else 1)
+
+
+def _broadcast_to(g, shape):
+    if tuple(int(n) for n in g.shape) == tuple(shape):
+        return g
+    return Broadcast(g, *shape)
+
+
+defrule(
+    "broadcast",
+    lambda c: Broadcast(c.args[0], *c.node.shape),
+    lambda g, c: unbroadcast(g, c.node.args[0].shape),
+    "a broadcast operand collects the gradient summed over the copies",
+)
+
+defrule(
+    "sum",
+    lambda c: Reduce(c.args[0], c.attrs["axis"]),
+    lambda g, c: _broadcast_to(g, c.node.args[0].shape),
+    "every summed entry receives the gradient of the sum",
+)
+
+# ---------------------------------------------------------------------------------
+# Elementwise functions
+# ---------------------------------------------------------------------------------
+
+
+def _elementwise(fn: str, derivative, says: str) -> None:
+    defrule(
+        fn,
+        lambda c: Apply(fn, c.args[0], *c.node.attrs.get("params", ())),
+        lambda g, c: hadamard(g, derivative(c)),
+        says,
+    )
+
+
+_elementwise("tanh", lambda c: add(ones_like(c.out), -hadamard(c.out, c.out)), "tanh′ = 1 − tanh², elementwise")
+_elementwise(
+    "sigmoid", lambda c: hadamard(c.out, add(ones_like(c.out), -c.out)), "σ′ = σ (1 − σ), elementwise"
+)
+_elementwise(
+    "relu",
+    lambda c: Apply("step", c.args[0], c.relu_grad_at_zero),
+    "relu′ = step: 1 where the argument is positive, 0 where negative",
+)
+_elementwise(
+    "leaky_relu",
+    lambda c: Apply("leaky_step", c.args[0], c.node.attrs["params"][0], c.relu_grad_at_zero),
+    "leaky relu′: 1 where the argument is positive, the slope α where negative",
+)
+_elementwise("exp", lambda c: c.out, "exp′ = exp, elementwise")
+_elementwise("log", lambda c: sp.HadamardPower(c.args[0], -1), "log′(x) = 1/x, elementwise")
+_elementwise("softplus", lambda c: Apply("sigmoid", c.args[0]), "softplus′ = σ, elementwise")
+
+# ---------------------------------------------------------------------------------
+# Normalisation along an axis and the classification loss
+# ---------------------------------------------------------------------------------
+
+
+def _softmax_vjp(g, c):
+    axis, shape = c.attrs["axis"], c.node.shape
+    inner = _broadcast_to(Reduce(hadamard(g, c.out), axis), shape)
+    return hadamard(c.out, add(g, -inner))
+
+
+def _log_softmax_vjp(g, c):
+    axis, shape = c.attrs["axis"], c.node.shape
+    total = _broadcast_to(Reduce(g, axis), shape)
+    return add(g, -hadamard(Apply("exp", c.out), total))
+
+
+defrule(
+    "softmax",
+    lambda c: Softmax(c.args[0], c.attrs["axis"]),
+    _softmax_vjp,
+    "softmax: s ⊙ (δ − Σ(δ ⊙ s)) along the normalised axis",
+)
+
+defrule(
+    "log_softmax",
+    lambda c: LogSoftmax(c.args[0], c.attrs["axis"]),
+    _log_softmax_vjp,
+    "log-softmax: δ − softmax ⊙ Σδ along the normalised axis",
+)
+
+
+def _cross_entropy(c):
+    logits, targets = c.args
+    n = c.node.args[0].shape[0]
+    return scaled(sp.Rational(-1, n), Reduce(hadamard(targets, LogSoftmax(logits, 1)), ALL))
+
+
+def _cross_entropy_vjp(g, c):
+    logits, targets = c.args
+    n = c.node.args[0].shape[0]
+    # valid because every target row sums to 1 (checked when the loss is built)
+    return times_scalar(g, scaled(sp.Rational(1, n), add(Softmax(logits, 1), -targets)))
+
+
+defrule(
+    "cross_entropy",
+    _cross_entropy,
+    _cross_entropy_vjp,
+    "softmax with cross-entropy: (softmax(logits) − targets) / N",
+    None,
+    "targets are data",
+)
