@@ -63,6 +63,9 @@ class Model:
     # -- options -------------------------------------------------------------------
     def configure(self, **options) -> None:
         """Set options after checking each; unknown or out-of-range values raise `OptionError`."""
+        if "relu_grad_at_zero" in options:  # the derivation embeds the convention
+            self.__dict__.pop("_derivation", None)
+            self.__dict__.pop("program", None)
         for key, value in options.items():
             if value is None:
                 continue

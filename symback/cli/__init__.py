@@ -1,0 +1,1 @@
+"""The ``symback`` command line: one small module per command."""

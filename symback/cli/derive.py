@@ -1,0 +1,117 @@
+"""``symback derive``: derive, verify and train a model; write ``result.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import result as result_json
+from ..errors import OptionError
+from ..loader import load
+from ..printing import text
+from ..resources import seed_example
+
+console = Console(highlight=False)
+
+
+def derive(
+    model_file: Annotated[
+        Path | None, typer.Argument(help="Model file (Python). Default: the bundled seed exercise.", show_default=False)
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder. Default: reports/<model-name>/.")] = None,
+    format: Annotated[str, typer.Option("--format", help="Terminal output: text or json.")] = "text",  # noqa: A002
+    epochs: Annotated[int | None, typer.Option(help="Override the model's number of epochs.")] = None,
+    lr: Annotated[str | None, typer.Option(help="Override the learning rate (e.g. 0.1 or 1/10).")] = None,
+    digits: Annotated[int | None, typer.Option(help="Digits shown after rounding (1-15).")] = None,
+    relu_grad_at_zero: Annotated[
+        str | None, typer.Option("--relu-grad-at-zero", help="relu'(0): 0 (PyTorch), 1/2 or 1.")
+    ] = None,
+    model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
+) -> None:
+    """Derive every gradient step by step, verify it three ways, train, and write result.json.
+
+    Exit code 0: all gradients verified; 1: a gradient failed verification; 2: bad input.
+    """
+    if format not in ("text", "json"):
+        raise OptionError(f"--format must be text or json, not {format!r}")
+    path = model_file or seed_example()
+    model = load(path, model=model_name)
+    model.configure(epochs=epochs, lr=lr, digits=digits, relu_grad_at_zero=relu_grad_at_zero)
+
+    with console.status("deriving and verifying…") if format == "text" else _nothing():
+        verification = model.verify()
+        history = model.train()
+    result = result_json.build(model, verification, history)
+    folder = out or Path("reports") / model.name
+    result_json.write_atomic(folder / "result.json", result_json.dumps(result))
+
+    if format == "json":
+        typer.echo(result_json.dumps(result), nl=False)
+    else:
+        _summary(model, result, verification, history, folder)
+    if not verification.ok:
+        for line in verification.failures():
+            typer.echo(f"verification failed: {line}", err=True)
+        raise typer.Exit(1)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _summary(model, result, verification, history, folder: Path) -> None:
+    import mpmath
+
+    digits = model.digits
+    console.rule(f"[bold]{model.title or model.name}")
+    for warning in model.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(f"relu′(0) = {result['convention']['relu_grad_at_zero']} · optimizer {model.optimizer} · "
+                  f"lr {result['options']['lr']} · {model.epochs} epochs")
+
+    derivation = model._derivation
+    formulas = Table(title="Gradients", show_lines=False, title_justify="left")
+    formulas.add_column("parameter")
+    formulas.add_column("shape")
+    formulas.add_column("steps")
+    formulas.add_column("∂L/∂parameter")
+    for name, g in derivation.gradients.items():
+        steps = "\n".join(f"δ_{s.node.name} = {text(s.formula)}" for s in g.steps[:-1])
+        formulas.add_row(name, f"{g.param.shape[0]}×{g.param.shape[1]}", steps, text(g.formula))
+    console.print(formulas)
+
+    checks = Table(title="Verification (matrix form · SymPy elementwise · finite differences)", title_justify="left")
+    for column in ("parameter", "elementwise", "finite differences", "result"):
+        checks.add_column(column)
+    for name, c in verification.params.items():
+        elementwise = {True: f"agrees ({c.elementwise_method})", False: "DISAGREES", None: f"skipped: {c.reason}"}
+        fd = "—" if c.fd_max_rel_err is None else f"rel. err {c.fd_max_rel_err:.1e}"
+        if c.kinks:
+            fd += f" ({len(c.kinks)} at a kink, not judged)"
+        checks.add_row(name, elementwise[c.elementwise_ok], fd, "[green]ok[/]" if c.ok else "[red]FAILED[/]")
+    console.print(checks)
+
+    epochs = Table(title="Training", title_justify="left")
+    named = [n.name for n in derivation.order if n in derivation.forward_defs and n.name and n.shape == (1, 1)]
+    epochs.add_column("epoch")
+    for name in named:
+        epochs.add_column(name)
+    epochs.add_column("notes")
+    for r in history.steps:
+        label = f"{r.epoch}" + (f".{r.sample}" if r.sample else "")
+        cells = [mpmath.nstr(mpmath.mpf(r.forward[n][0, 0]), digits) for n in named]
+        epochs.add_row(label, *cells, "\n".join(r.notes))
+    console.print(epochs)
+    if history.elided:
+        console.print(f"(showing {len(history.steps)} of {history.total_steps} steps)")
+    if history.stopped:
+        console.print(f"[red]{history.stopped}[/]")
+    console.print(f"wrote {folder / 'result.json'}")
