@@ -120,13 +120,15 @@ def cross_entropy(logits, targets) -> Tensor:
     """
     z, y = as_tensor(logits), as_tensor(targets)
     _same_shape("cross_entropy", z, y)
-    if z.shape[1] == 1 and z.shape[0] > 1:
-        z, y = z.T, y.T
     if not y.is_leaf or y.kind == "param":
         raise _located(ModelError, "cross_entropy targets must be data (one-hot rows), not a computed tensor")
+    column = z.shape[1] == 1 and z.shape[0] > 1
     for value in y.samples or [y.value]:
-        if np.any(np.abs(to_float_array(value).sum(axis=1) - 1) > 1e-12):
+        rows = to_float_array(value).T if column else to_float_array(value)
+        if np.any(np.abs(rows.sum(axis=1) - 1) > 1e-12):
             raise _located(ModelError, f"cross_entropy targets {y.describe()} must be one-hot: every row must sum to 1")
+    if column:
+        z, y = z.T, y.T
     return Tensor("op", "cross_entropy", (z, y), (1, 1))
 
 

@@ -1,0 +1,82 @@
+"""PyTorch as the independent oracle: a symback graph re-evaluated with torch ops and autograd.
+
+Each operation is written here with PyTorch's own functions (never symback's rules), so
+gradients from `torch.autograd` check symback's registry entry by entry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from symback.graph import topological_order
+
+
+def as_torch(value) -> torch.Tensor:
+    return torch.tensor(np.array(value.tolist() if hasattr(value, "tolist") else value, dtype=np.float64),
+                        dtype=torch.float64)
+
+
+_FUNCTIONS = {
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
+    "exp": torch.exp,
+    "log": torch.log,
+    "softplus": F.softplus,
+}
+
+
+def evaluate(loss, leaf_values: dict | None = None, requires_grad=()):
+    """Every node of ``loss``'s graph as a torch tensor; leaves in ``requires_grad`` track gradients."""
+    values = {}
+    for node in topological_order(loss):
+        if node.is_leaf:
+            v = leaf_values.get(node) if leaf_values and node in leaf_values else node.value
+            t = as_torch(np.array(v.tolist() if hasattr(v, "tolist") else v, dtype=np.float64))
+            values[node] = t.requires_grad_(node in requires_grad)
+            continue
+        a = [values[x] for x in node.args]
+        op = node.op
+        if op == "matmul":
+            v = a[0] @ a[1]
+        elif op == "transpose":
+            v = a[0].T
+        elif op == "add":
+            v = a[0] + a[1]
+        elif op == "shift":
+            v = a[0] + float(node.attrs["c"])
+        elif op == "scale":
+            v = float(node.attrs["c"]) * a[0]
+        elif op == "mul":
+            v = a[0] * a[1]
+        elif op == "pow":
+            v = a[0] ** float(node.attrs["n"])
+        elif op == "broadcast":
+            v = a[0].expand(*node.shape)
+        elif op == "sum":
+            axis = node.attrs["axis"]
+            v = a[0].sum().reshape(1, 1) if axis == -1 else a[0].sum(dim=axis, keepdim=True)
+        elif op == "softmax":
+            v = torch.softmax(a[0], dim=node.attrs["axis"])
+        elif op == "log_softmax":
+            v = torch.log_softmax(a[0], dim=node.attrs["axis"])
+        elif op == "cross_entropy":
+            v = F.cross_entropy(a[0], a[1]).reshape(1, 1)
+        elif op == "apply" and node.attrs["fn"] == "leaky_relu":
+            v = F.leaky_relu(a[0], float(node.attrs["params"][0]))
+        elif op == "apply":
+            v = _FUNCTIONS[node.attrs["fn"]](a[0])
+        else:
+            raise NotImplementedError(op)
+        values[node] = v
+    return values
+
+
+def gradients(model, leaf_values=None) -> dict[str, np.ndarray]:
+    """∂loss/∂p for every trainable parameter, by torch autograd."""
+    trainable = model.trainable
+    values = evaluate(model.loss, leaf_values, requires_grad=set(trainable))
+    grads = torch.autograd.grad(values[model.loss].sum(), [values[p] for p in trainable], allow_unused=True)
+    return {p.name: (np.zeros(p.shape) if g is None else g.numpy()) for p, g in zip(trainable, grads)}
