@@ -32,7 +32,9 @@ stderr = Console(stderr=True, highlight=False)
 def main() -> None:
     """Entry point of the ``symback`` console script."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
+        if isinstance(code, int):
+            sys.exit(code)
     except SymbackError as e:
         stderr.print(f"[bold red]error:[/] {e}", markup=True, soft_wrap=True)
         sys.exit(e.exit_code)
