@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import EXAMPLES
 from oracle import gradients
 
 import symback
-from conftest import EXAMPLES
 
 NAMES = sorted(p.stem for p in EXAMPLES.glob("*.py"))
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import EXAMPLES
 
 import symback
-from conftest import EXAMPLES
 
 
 def torch_seed_epochs(epochs=3, lr=0.1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +43,7 @@ def derive(
     model = load(path, model=model_name)
     model.configure(epochs=epochs, lr=lr, digits=digits, relu_grad_at_zero=relu_grad_at_zero)
 
-    with console.status("deriving and verifying…") if format == "text" else _nothing():
+    with console.status("deriving and verifying…") if format == "text" else nullcontext():
         verification = model.verify()
         history = model.train()
     result = result_json.build(model, verification, history)
@@ -57,14 +58,6 @@ def derive(
         for line in verification.failures():
             typer.echo(f"verification failed: {line}", err=True)
         raise typer.Exit(1)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _summary(model, result, verification, history, folder: Path) -> None:
