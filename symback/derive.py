@@ -56,6 +56,8 @@ class Derivation:
     delta_defs: dict[Tensor, sp.MatrixExpr]  # node -> δ in consumers' symbols
     trainable: list[Tensor]
     gradients: dict[str, Gradient] = field(default_factory=dict)
+    #: value symbol of every anonymous node and constant -> its definition in named quantities
+    anonymous_values: dict = field(default_factory=dict)
 
     def named(self, node: Tensor) -> bool:
         return node.name is not None
@@ -122,6 +124,7 @@ def _explain(d: Derivation, via: dict) -> None:
             anonymous_value[d.value[node]] = sp.ImmutableMatrix(node.value)
         if node in d.forward_defs and not d.named(node):
             anonymous_value[d.value[node]] = d.forward_defs[node].xreplace(anonymous_value)
+    d.anonymous_values = anonymous_value
     anonymous_delta = {}
     for node in reversed(d.order):
         if node in d.delta_defs and not d.named(node) and node is not d.loss:

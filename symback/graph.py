@@ -333,4 +333,4 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-__all__ = ["Tensor", "param", "data", "samples", "as_tensor", "topological_order", "sp"]
+__all__ = ["Tensor", "param", "data", "samples", "as_tensor", "topological_order"]

@@ -67,7 +67,7 @@ def build(model, verification, history) -> dict:
         if node in d.forward_defs and node.name:
             from .derive import tidy
 
-            definition = tidy(_named_forward(d, node))
+            definition = tidy(d.forward_defs[node].xreplace(d.anonymous_values))
             forward.append({"name": node.name, "shape": list(node.shape),
                             "latex": latex(definition, names), "text": text(definition)})
     gradients = {}
@@ -123,16 +123,6 @@ def build(model, verification, history) -> dict:
         "warnings": list(model.warnings),
     }
 
-
-def _named_forward(d, node):
-    """A named node's definition in terms of named quantities (anonymous ones folded in)."""
-    fold = {}
-    for n in d.order:
-        if n in d.forward_defs and not n.name:
-            fold[d.value[n]] = d.forward_defs[n].xreplace(fold)
-        elif n.kind == "const":
-            fold[d.value[n]] = sp.ImmutableMatrix(n.value)
-    return d.forward_defs[node].xreplace(fold)
 
 
 _INNERMOST_LIST = re.compile(r"\[\s+([^\[\]{}]*?)\s+\]")

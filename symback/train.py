@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 from .graph import Tensor
-from .numeric import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float
+from .numeric import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float, to_mp
 from .optim import OPTIMIZERS
 
 #: steps computed at high precision and kept in full
@@ -88,7 +88,7 @@ def train(model, epochs: int, lr) -> History:
 def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[list, list, str | None]:
     program = model.program
     leaves = program.leaves
-    convert = (lambda v: _to_mp(v)) if precision == MPMATH else (lambda v: np.array(v, dtype=np.float64))
+    convert = to_mp if precision == MPMATH else (lambda v: np.array(v, dtype=np.float64))
     sqrt = _mp_sqrt if precision == MPMATH else np.sqrt
     current = {leaf: convert(leaf.value) for leaf in leaves}
     trainable = program.trainable
@@ -127,12 +127,6 @@ def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[l
             return records, losses, message
         current.update(updated)
     return records, losses, None
-
-
-def _to_mp(value):
-    from .numeric import to_mp
-
-    return to_mp(value)
 
 
 def _sign(v, precision) -> int:

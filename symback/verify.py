@@ -122,10 +122,6 @@ def _first_step_values(model) -> list:
 # -- 2. SymPy's elementwise differentiation -----------------------------------------
 
 
-def _rational(v):
-    return v if isinstance(v, sp.Rational) else sp.Rational(float(v))
-
-
 def _exact_matrix(value) -> sp.ImmutableMatrix:
     if isinstance(value, np.ndarray):
         return sp.ImmutableMatrix(value.shape[0], value.shape[1], lambda i, j: sp.Rational(float(value[i, j])))
