@@ -43,8 +43,8 @@ class Compiled:
     def grad(self, values: dict | None = None) -> dict[str, np.ndarray]:
         """∂loss/∂p for every trainable parameter (float64), by name."""
         _, grads = self.program.full(self.leaf_values(values), FLOAT64)
-        return {p.name: np.asarray(g, dtype=np.float64) for p, g in grads.items()}
+        return {p.name: np.asarray(grads[p], dtype=np.float64) for p in self.program.trainable}
 
     def __call__(self, values: dict | None = None) -> tuple[float, dict[str, np.ndarray]]:
         nodes, grads = self.program.full(self.leaf_values(values), FLOAT64)
-        return float(nodes[self.model.loss][0, 0]), {p.name: np.asarray(g) for p, g in grads.items()}
+        return float(nodes[self.model.loss][0, 0]), {p.name: np.asarray(grads[p]) for p in self.program.trainable}

@@ -142,6 +142,7 @@ class Program:
     leaves: list[Tensor]  # arguments, in order
     nodes: list[Tensor]  # every node, in evaluation order
     trainable: list[Tensor]
+    named_deltas: list[Tensor]  # named intermediates whose δ ``full`` returns too
     forward_source: str
     full_source: str
     _forward: dict
@@ -153,10 +154,14 @@ class Program:
         return dict(zip(self.nodes, values))
 
     def full(self, leaf_values: list, precision: str = FLOAT64) -> tuple[dict, dict]:
-        """(value of every node, gradient of every trainable parameter)."""
+        """(value of every node, gradient of every trainable parameter and δ of every named node).
+
+        The second dict is keyed by node: the trainable parameters first, then each named
+        intermediate through which a parameter reaches the loss.
+        """
         out = self._call(self._full, leaf_values, precision)
         n = len(self.nodes)
-        return dict(zip(self.nodes, out[:n])), dict(zip(self.trainable, out[n:]))
+        return dict(zip(self.nodes, out[:n])), dict(zip(self.trainable + self.named_deltas, out[n:]))
 
     def _call(self, functions: dict, leaf_values: list, precision: str):
         if precision == MPMATH:
@@ -203,6 +208,8 @@ def build_program(d: Derivation) -> Program:
     args = [symbol[d.value[n]] for n in leaves]
     values = [symbol[d.value[n]] for n in nodes]
     grads = [symbol[d.delta[p]] if p in d.delta_defs else sp.ZeroMatrix(*p.shape) for p in d.trainable]
+    named_deltas = [n for n in nodes if n.name and not n.is_leaf and n in d.delta_defs and n is not d.loss]
+    grads += [symbol[d.delta[n]] for n in named_deltas]
 
     printer = ProgramPrinter()
     forward_fns, full_fns = {}, {}
@@ -215,7 +222,7 @@ def build_program(d: Derivation) -> Program:
             cse=lambda e: (forward + backward, e), docstring_limit=None,
         )
     return Program(
-        leaves, nodes, list(d.trainable),
+        leaves, nodes, list(d.trainable), named_deltas,
         inspect.getsource(forward_fns[FLOAT64]), inspect.getsource(full_fns[FLOAT64]),
         forward_fns, full_fns,
     )

@@ -12,6 +12,8 @@ To extend a printer for a new expression class ``Foo``, add ``_print_Foo``.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 from sympy.printing.numpy import NumPyPrinter
@@ -220,10 +222,18 @@ class LatexPrinter(_SympyLatexPrinter):
     def _name(self, name: str) -> str:
         if name in self._names:
             return self._names[name]
-        return _SympyLatexPrinter._print_Symbol(self, sp.Symbol(name))
+        return latex_name(name)
 
     def _print_MatrixSymbol(self, e):
         return self._name(e.name)
+
+    def _print_Symbol(self, e, style="plain"):
+        if e.name in self._names:  # an entry of a named tensor: w_{1,23}
+            return self._names[e.name]
+        return super()._print_Symbol(e, style)
+
+    def _print_Heaviside(self, e):
+        return rf"\operatorname{{step}}\left({self._print(e.args[0])}\right)"
 
     def _print_Grad(self, e):
         return r"\delta_{" + self._name(e.name.removeprefix("delta_")) + "}"
@@ -297,6 +307,54 @@ class LatexPrinter(_SympyLatexPrinter):
         return super()._print_ImmutableDenseMatrix(e)
 
 
+_WORD = re.compile(r"^(?P<word>[A-Za-z]{2,})(?P<rest>(_\{.*\})?)$")
+
+
+def latex_name(name: str) -> str:
+    """LaTeX of a quantity's name, by SymPy's conventions (``w1`` → ``w_{1}``, ``alpha`` → ``\\alpha``);
+    a word is set as one italic word (``\\mathit{out}``), not as a product of letters."""
+    printed = _SympyLatexPrinter()._print_Symbol(sp.Symbol(name))
+    match = _WORD.match(printed)
+    if match:
+        return rf"\mathit{{{match['word']}}}{match['rest']}"
+    return printed
+
+
 def latex(e, names: dict[str, str] | None = None) -> str:
     """LaTeX of a formula; ``names`` maps a quantity's name to its LaTeX (``latex=`` overrides)."""
     return LatexPrinter(names=names).doprint(e)
+
+
+def latex_shaped(e, names: dict[str, str] | None = None) -> str:
+    """LaTeX of a step's right-hand side with the shape of each factor underbraced.
+
+    ``x δ_u1`` becomes ``\\underbrace{x}_{2\\times 1} \\underbrace{\\delta_{u_{1}}}_{1\\times 3}``,
+    as a hand solution writes it; a product of scalars is printed as it is.
+    """
+    printer = LatexPrinter(names=names)
+    coeff = sp.Integer(1)
+    while isinstance(e, sp.MatMul):
+        coeff_here, matrices = e.as_coeff_matrices()
+        matrices = [m for m in matrices if not _is_unit(m)]
+        if len(matrices) != 1:
+            break
+        coeff, e = coeff * coeff_here, matrices[0]
+    if isinstance(e, sp.MatMul):
+        coeff_here, factors = e.as_coeff_matrices()
+        coeff *= coeff_here
+        factors, sep = [m for m in factors if not _is_unit(m)], r"\,"
+    elif isinstance(e, sp.HadamardProduct):
+        factors, sep = _hadamard_order(e.args), r" \odot "
+    else:
+        factors, sep = [e], ""
+    if all(_is_scalar(f) for f in factors) and (len(factors) > 1 or _is_scalar(e)):
+        return printer.doprint(sp.MatMul(coeff, e).doit() if coeff != 1 else e)
+    body = sep.join(
+        rf"\underbrace{{{printer.parenthesize(f, _FACTOR)}}}_{{{int(f.shape[0])}\times {int(f.shape[1])}}}"
+        for f in factors
+    )
+    if coeff == -1:
+        return "-" + body
+    if coeff != 1:
+        return f"{printer._print(coeff)} {body}"
+    return body

@@ -14,3 +14,9 @@ def examples_dir() -> Path:
 
 def seed_example() -> Path:
     return examples_dir() / "seed.py"
+
+
+def templates_dir() -> Path:
+    """The bundled Jinja templates: ``templates/<format>/``."""
+    repo = _PACKAGE.parent / "templates"
+    return repo if repo.is_dir() else _PACKAGE / "_templates"

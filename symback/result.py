@@ -15,7 +15,8 @@ float64 precision, NaN and infinities as ``null``::
                                            "fd_max_rel_err": 1e-10, "fd_kinks": []}}},
      "verified": true,
      "epochs": [{"epoch": 1, "sample": null, "precision": "mpmath",
-                 "params": {...}, "forward": {...}, "grads": {...}, "updated": {...}, "notes": []}],
+                 "params": {...}, "forward": {...}, "grads": {...}, "updated": {...},
+                 "deltas": {"u1": [[...]]}, "notes": []}],
      "loss_history": [...], "epochs_elided": false, "stopped": null, "warnings": []}
 """
 
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
+from .derive import tidy
 from .printing import latex, text
 
 SCHEMA = 1
@@ -65,8 +67,6 @@ def build(model, verification, history) -> dict:
     forward = []
     for node in d.order:
         if node in d.forward_defs and node.name:
-            from .derive import tidy
-
             definition = tidy(d.forward_defs[node].xreplace(d.anonymous_values))
             forward.append({"name": node.name, "shape": list(node.shape),
                             "latex": latex(definition, names), "text": text(definition)})
@@ -113,6 +113,7 @@ def build(model, verification, history) -> dict:
                 "forward": {k: tensor(v) for k, v in r.forward.items()},
                 "grads": {k: tensor(v) for k, v in r.grads.items()},
                 "updated": {k: tensor(v) for k, v in r.updated.items()},
+                "deltas": {k: tensor(v) for k, v in r.deltas.items()},
                 "notes": list(r.notes),
             }
             for r in history.steps

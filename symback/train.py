@@ -36,6 +36,7 @@ class StepRecord:
     grads: dict[str, np.ndarray]
     updated: dict[str, np.ndarray]
     notes: list[str] = field(default_factory=list)
+    deltas: dict[str, np.ndarray] = field(default_factory=dict)  # δ = ∂L/∂(named intermediate)
 
     @property
     def loss(self):
@@ -118,6 +119,7 @@ def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[l
                 grads={p.name: grads[p] for p in trainable},
                 updated={p.name: updated[p] for p in trainable},
                 notes=notes(model, values, grads, precision),
+                deltas={n.name: grads[n] for n in program.named_deltas},
             ))
         if bad:
             where = f"epoch {epoch + 1}" + (f", sample {sample + 1}" if sample_data else "")

@@ -10,9 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .. import document, exporters
 from .. import result as result_json
-from ..errors import OptionError
+from ..errors import OptionError, SymbackError
 from ..loader import load
+from ..pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
 from ..printing import text
 from ..resources import seed_example
 
@@ -32,10 +34,22 @@ def derive(
         str | None, typer.Option("--relu-grad-at-zero", help="relu'(0): 0 (PyTorch), 1/2 or 1.")
     ] = None,
     model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
+    pdf: Annotated[
+        bool | None,
+        typer.Option("--pdf/--no-pdf", help="Make derivation.pdf. Default: when a TeX engine is installed.",
+                     show_default=False),
+    ] = None,
+    tex_engine: Annotated[str, typer.Option(help="TeX engine for the PDF: latexmk, pdflatex, lualatex or xelatex.")]
+    = DEFAULT_ENGINE,
+    templates: Annotated[
+        Path | None, typer.Option(help="Folder of your own templates (markdown/, latex/), searched first.")
+    ] = None,
 ) -> None:
-    """Derive every gradient step by step, verify it three ways, train, and write result.json.
+    """Derive every gradient step by step, verify it three ways, train, and write the reports.
 
-    Exit code 0: all gradients verified; 1: a gradient failed verification; 2: bad input.
+    Writes derivation.md (with loss.svg), derivation.tex, derivation.pdf and result.json.
+    Exit code 0: all gradients verified; 1: a gradient failed verification; 2: bad input;
+    3: --pdf asked for and no TeX engine (the other files are still written).
     """
     if format not in ("text", "json"):
         raise OptionError(f"--format must be text or json, not {format!r}")
@@ -43,24 +57,43 @@ def derive(
     model = load(path, model=model_name)
     model.configure(epochs=epochs, lr=lr, digits=digits, relu_grad_at_zero=relu_grad_at_zero)
 
-    with console.status("deriving and verifying…") if format == "text" else nullcontext():
+    if tex_engine not in ENGINES:
+        raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {tex_engine!r}")
+    status = console.status if format == "text" else (lambda _: nullcontext())
+    with status("deriving and verifying…"):
         verification = model.verify()
         history = model.train()
     result = result_json.build(model, verification, history)
+    with status("rendering the reports…"):
+        context = document.build(model, verification, history)
+        files = {"result.json": result_json.dumps(result)}
+        files.update(exporters.markdown_files("derivation", context, templates))
+        files.update(exporters.latex_file("derivation", context, templates))
+    make_pdf = exporters.pdf_wanted(pdf, tex_engine)
     folder = out or Path("reports") / model.name
-    result_json.write_atomic(folder / "result.json", result_json.dumps(result))
+    if make_pdf:
+        try:
+            with status(f"typesetting the PDF ({tex_engine})…"):
+                files.update(exporters.pdf_file("derivation", files["derivation.tex"], tex_engine))
+        except SymbackError:
+            exporters.write_files(folder, files)  # the .tex and .md are still written
+            raise
+    written = exporters.write_files(folder, files)
 
     if format == "json":
         typer.echo(result_json.dumps(result), nl=False)
     else:
-        _summary(model, result, verification, history, folder)
+        _summary(model, result, verification, history)
+        console.print(f"wrote {', '.join(str(p) for p in written if p.suffix != '.svg')}")
+        if not make_pdf:
+            console.print(f"PDF skipped ({'--no-pdf' if pdf is False else INSTALL_HINT})")
     if not verification.ok:
         for line in verification.failures():
             typer.echo(f"verification failed: {line}", err=True)
         raise typer.Exit(1)
 
 
-def _summary(model, result, verification, history, folder: Path) -> None:
+def _summary(model, result, verification, history) -> None:
     import mpmath
 
     digits = model.digits
@@ -107,4 +140,3 @@ def _summary(model, result, verification, history, folder: Path) -> None:
         console.print(f"(showing {len(history.steps)} of {history.total_steps} steps)")
     if history.stopped:
         console.print(f"[red]{history.stopped}[/]")
-    console.print(f"wrote {folder / 'result.json'}")

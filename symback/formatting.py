@@ -1,0 +1,132 @@
+"""Numbers and matrices as a reader sees them: rounded to the model's ``digits``.
+
+Every value in a report passes through here, so rounding is the same everywhere: ``digits``
+significant digits, trailing zeros dropped, scientific notation only for very small or very
+large magnitudes.  Large tensors are shown by their corners with dots between.
+
+>>> number(mpmath.mpf("4.4717679"), 4)
+'4.472'
+>>> matrix_latex(np.array([[0.5, -1.25]]), 4)
+'\\\\begin{pmatrix} 0.5 & -1.25 \\\\end{pmatrix}'
+"""
+
+from __future__ import annotations
+
+import re
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+#: tensors with more rows or columns than this are shown by their corners
+MAX_SHOWN = 6
+_CORNER = 3  # rows/columns kept before the dots (and MAX_SHOWN - _CORNER - 1 after)
+
+
+def _mpf(v):
+    if isinstance(v, sp.Rational):
+        return mpmath.mpf(v.p) / v.q
+    if isinstance(v, sp.Basic):
+        return mpmath.mpf(sp.Float(v, 30))
+    return mpmath.mpf(v)
+
+
+def number(v, digits: int) -> str:
+    """``v`` rounded to ``digits`` significant digits: ``4.472``, ``-0.01367``, ``1.2e-07``."""
+    with mpmath.workdps(max(30, digits + 5)):
+        x = _mpf(v)
+        if mpmath.isnan(x):
+            return "nan"
+        if mpmath.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x == 0:
+            return "0"
+        s = mpmath.nstr(x, digits, min_fixed=-5, max_fixed=max(digits, 6), strip_zeros=False)
+        # trailing zeros are dropped only where the rounding is exact: 1.3 is 1.3, 1.300456 is 1.300
+        exact = float(s) == float(v) if isinstance(v, (float, np.floating)) else mpmath.mpf(s) == x
+        if exact:
+            s = mpmath.nstr(x, digits, min_fixed=-5, max_fixed=max(digits, 6))
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        return f"{mantissa.removesuffix('.0').removesuffix('.')}e{int(exponent):+03d}"
+    return s.removesuffix(".0").removesuffix(".")
+
+
+def number_latex(v, digits: int) -> str:
+    """LaTeX of `number`: ``1.2\\times 10^{-7}``."""
+    s = number(v, digits)
+    if s in ("nan", "inf", "-inf"):
+        return {"nan": r"\mathrm{NaN}", "inf": r"\infty", "-inf": r"-\infty"}[s]
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return s
+
+
+def _shown(n: int) -> list[int | None]:
+    """Indices shown along an axis of length ``n``; ``None`` marks the dots."""
+    if n <= MAX_SHOWN:
+        return list(range(n))
+    tail = MAX_SHOWN - _CORNER - 1
+    return [*range(_CORNER), None, *range(n - tail, n)]
+
+
+def _entries(value) -> np.ndarray:
+    if isinstance(value, sp.MatrixBase):
+        return np.array(value.tolist(), dtype=object)
+    return np.asarray(value, dtype=object).reshape(np.shape(value) if np.ndim(value) == 2 else (1, -1))
+
+
+def matrix_latex(value, digits: int, environment: str = "pmatrix") -> str:
+    """A matrix as ``\\begin{pmatrix} … \\end{pmatrix}``; a 1×1 matrix as its number."""
+    m = _entries(value)
+    if m.shape == (1, 1):
+        return number_latex(m[0, 0], digits)
+    rows = []
+    for i in _shown(m.shape[0]):
+        if i is None:
+            rows.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in _shown(m.shape[1])))
+            continue
+        rows.append(" & ".join(number_latex(m[i, j], digits) if j is not None else r"\cdots"
+                               for j in _shown(m.shape[1])))
+    return rf"\begin{{{environment}}} " + r" \\ ".join(rows) + rf" \end{{{environment}}}"
+
+
+def matrix_text(value, digits: int) -> str:
+    """A matrix on one line: ``[1.3, -0.13, 0; 0.2, -1.3, 0.03]``; a 1×1 as its number."""
+    m = _entries(value)
+    if m.shape == (1, 1):
+        return number(m[0, 0], digits)
+    rows = []
+    for i in _shown(m.shape[0]):
+        if i is None:
+            rows.append("…")
+            continue
+        rows.append(", ".join(number(m[i, j], digits) if j is not None else "…" for j in _shown(m.shape[1])))
+    return "[" + "; ".join(rows) + "]"
+
+
+def shape_latex(shape) -> str:
+    return rf"{int(shape[0])}\times {int(shape[1])}"
+
+
+def shape_text(shape) -> str:
+    return f"{int(shape[0])}×{int(shape[1])}"
+
+
+_SUBSCRIPTED = re.compile(r"^(?P<base>.+)_\{(?P<sub>[^{}]*)\}$")
+
+
+def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
+    """LaTeX of one entry, 1-based: ``h_{2}``, ``w_{1,23}`` (entry (2,3) of w₁), ``out``."""
+    rows, cols = (int(n) for n in shape)
+    if (rows, cols) == (1, 1):
+        return name_latex
+    if rows == 1 or cols == 1:
+        index = str((j if rows == 1 else i) + 1)
+    else:
+        index = f"{i + 1}{j + 1}" if max(rows, cols) < 10 else f"{i + 1},{j + 1}"
+    match = _SUBSCRIPTED.match(name_latex)
+    if match:
+        return f"{match['base']}_{{{match['sub']},{index}}}"
+    return f"{{{name_latex}}}_{{{index}}}"
