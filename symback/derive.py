@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .expr import ONE, Grad, add
+from .expr import ONE, Broadcast, Grad, add
 from .graph import Tensor, topological_order
 from .rules import Context, rule_for, rule_key
 
@@ -175,9 +175,58 @@ def _feeds(p: Tensor, node: Tensor) -> bool:
 
 
 def tidy(e: sp.MatrixExpr) -> sp.MatrixExpr:
-    """Light canonicalisation for display: flatten products, drop identities, fold (xᵀ)ᵀ."""
+    """Light canonicalisation for display: flatten products, drop identities, fold (xᵀ)ᵀ,
+    and write an elementwise product with a broadcast number as a multiple: ``2/3 (out − y)``."""
     e = e.doit()
-    return e.replace(
+    e = e.replace(
         lambda a: isinstance(a, sp.Transpose) and tuple(a.shape) == (1, 1),
         lambda a: a.arg,
     )
+    return e.replace(
+        lambda a: isinstance(a, sp.HadamardProduct) and any(_broadcast_number(f) is not None for f in a.args),
+        _pull_numbers,
+    ).replace(
+        lambda a: isinstance(a, sp.MatMul) and any(isinstance(f, sp.MatMul) for f in a.args),
+        _flatten_product,
+    )
+
+
+def _flatten_product(product):
+    """``2 (1/3 X)`` as ``2/3 X`` — without distributing over a sum as ``doit`` would."""
+    coeff, factors = sp.Integer(1), []
+    for f in product.args:
+        if isinstance(f, sp.MatMul):
+            inner = _flatten_product(f)
+            c, ms = inner.as_coeff_matrices() if isinstance(inner, sp.MatMul) else (1, [inner])
+            coeff, factors = coeff * c, factors + list(ms)
+        elif f.is_Matrix:
+            factors.append(f)
+        else:
+            coeff *= f
+    return sp.MatMul(coeff, *factors) if coeff != 1 else (sp.MatMul(*factors) if len(factors) > 1 else factors[0])
+
+
+def _broadcast_number(m):
+    """The number a broadcast 1×1 constant stands for, else None."""
+    if not isinstance(m, Broadcast):
+        return None
+    arg = m.arg
+    if isinstance(arg, sp.MatMul):
+        coeff, matrices = arg.as_coeff_matrices()
+        if all(isinstance(x, sp.Identity) for x in matrices):
+            return coeff
+    if isinstance(arg, sp.Identity):
+        return sp.Integer(1)
+    if isinstance(arg, sp.MatrixBase) and arg.shape == (1, 1) and arg[0, 0].is_number:
+        return arg[0, 0]
+    return None
+
+
+def _pull_numbers(product):
+    numbers = [_broadcast_number(f) for f in product.args]
+    coeff = sp.Mul(*[n for n in numbers if n is not None])
+    rest = [f for f, n in zip(product.args, numbers) if n is None]
+    if not rest:
+        return sp.MatMul(coeff, sp.OneMatrix(*product.shape))
+    body = rest[0] if len(rest) == 1 else sp.HadamardProduct(*rest)
+    return sp.MatMul(coeff, body)

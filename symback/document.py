@@ -19,6 +19,10 @@ from .printing import latex, latex_name, latex_shaped, text
 
 #: tensors with at most this many entries get their gradient written entry by entry
 ELEMENTWISE_ENTRIES = 6
+#: longest LaTeX of a closed form that is shown (longer ones: substitute the δ of the steps)
+CLOSED_CHARS = 300
+#: longest LaTeX of one entry's formula that is shown
+ENTRY_CHARS = 200
 #: values are written into the graph's boxes for tensors with at most this many entries
 GRAPH_ENTRIES = 6
 
@@ -184,7 +188,8 @@ def derivations(model, d, names) -> list[dict]:
             "lhs_inline": rf"\partial L / \partial {names[name]}",
             "steps": steps,
             "final": final, "final_text": text(last.formula), "final_rules": _rules(last),
-            "closed": closed if closed != latex(last.formula, names) else None,
+            "closed": closed if closed != latex(last.formula, names) and len(closed) <= CLOSED_CHARS else None,
+            "closed_omitted": len(closed) > CLOSED_CHARS,
             "closed_text": text(g.closed),
             "substituted": _short(latex(g.substituted, names)) if g.substituted is not None else None,
             "elementwise": elementwise(g, d, names),
@@ -201,24 +206,37 @@ def _short(formula: str) -> str | None:
 
 
 def elementwise(g, d, names) -> list[dict] | None:
-    """∂L/∂p_ij written out entry by entry, in the entries of the named quantities."""
+    """∂L/∂p_ij written out entry by entry, in the entries of the named quantities.
+
+    The closed form where its entries are short (the seed's ``w_{2,j} x_i (1 − h_j²) (out − 6)
+    step(z)``), else the last step's form in the entries of the nearest δ, else nothing.
+    """
     rows, cols = g.param.shape
     if rows * cols > ELEMENTWISE_ENTRIES or (rows, cols) == (1, 1):
         return None
-    env, entry_names = {}, {}
-    for node, symbol in d.value.items():
-        if node.name and symbol in g.closed.free_symbols:
+    for formula in (g.closed, g.formula):
+        env, entry_names = {}, {}
+        for node, symbol in [*d.value.items(), *d.delta.items()]:
+            if not node.name or not isinstance(symbol, sp.MatrixSymbol) or symbol not in formula.free_symbols:
+                continue
+            label = names[node.name] if symbol is d.value[node] else rf"\delta_{{{names[node.name]}}}"
             r, c = node.shape
-            entries = [[sp.Symbol(f"{node.name}[{i},{j}]") for j in range(c)] for i in range(r)]
+            entries = [[sp.Symbol(f"{symbol.name}[{i},{j}]") for j in range(c)] for i in range(r)]
             env[symbol] = sp.ImmutableMatrix(entries)
             for i in range(r):
                 for j in range(c):
-                    entry_names[entries[i][j].name] = entry_latex(names[node.name], i, j, node.shape)
-    matrix = explicit(g.closed, env)
-    printing_names = {**names, **entry_names}
-    return [{"lhs": rf"\frac{{\partial L}}{{\partial {entry_latex(names[g.param.name], i, j, g.param.shape)}}}",
-             "rhs": latex(sp.factor_terms(matrix[i, j]), printing_names)}
-            for i in range(rows) for j in range(cols)]
+                    entry_names[entries[i][j].name] = entry_latex(label, i, j, node.shape)
+        try:
+            matrix = explicit(formula, env)
+        except KeyError:  # an anonymous quantity left in the formula
+            continue
+        printing_names = {**names, **entry_names}
+        lines = [{"lhs": rf"\frac{{\partial L}}{{\partial {entry_latex(names[g.param.name], i, j, g.param.shape)}}}",
+                  "rhs": latex(sp.factor_terms(matrix[i, j]), printing_names)}
+                 for i in range(rows) for j in range(cols)]
+        if all(len(line["rhs"]) <= ENTRY_CHARS for line in lines):
+            return lines
+    return None
 
 
 # -- verification ---------------------------------------------------------------------

@@ -12,8 +12,6 @@ large magnitudes.  Large tensors are shown by their corners with dots between.
 
 from __future__ import annotations
 
-import re
-
 import mpmath
 import numpy as np
 import sympy as sp
@@ -114,9 +112,6 @@ def shape_text(shape) -> str:
     return f"{int(shape[0])}×{int(shape[1])}"
 
 
-_SUBSCRIPTED = re.compile(r"^(?P<base>.+)_\{(?P<sub>[^{}]*)\}$")
-
-
 def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
     """LaTeX of one entry, 1-based: ``h_{2}``, ``w_{1,23}`` (entry (2,3) of w₁), ``out``."""
     rows, cols = (int(n) for n in shape)
@@ -126,7 +121,12 @@ def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
         index = str((j if rows == 1 else i) + 1)
     else:
         index = f"{i + 1}{j + 1}" if max(rows, cols) < 10 else f"{i + 1},{j + 1}"
-    match = _SUBSCRIPTED.match(name_latex)
-    if match:
-        return f"{match['base']}_{{{match['sub']},{index}}}"
+    if name_latex.endswith("}"):  # a trailing subscript takes the index too: w_{1} → w_{1,23}
+        depth = 0
+        for k in range(len(name_latex) - 1, -1, -1):
+            depth += {"}": 1, "{": -1}.get(name_latex[k], 0)
+            if depth == 0:
+                break
+        if k > 0 and name_latex[k - 1] == "_":
+            return f"{name_latex[:-1]},{index}}}"
     return f"{{{name_latex}}}_{{{index}}}"
