@@ -207,6 +207,53 @@ class TextPrinter(StrPrinter):
         return "[" + "; ".join(", ".join(self._print(x) for x in row) for row in e.tolist()) + "]"
 
 
+class CodePrinter(TextPrinter):
+    """Formulas as a solution file writes them: ``(out - 6) * step(z) * h``, ``x @ d.T``."""
+
+    def _print_Grad(self, e):
+        return "delta_" + e.name.removeprefix("delta_")
+
+    def _print_Transpose(self, e):
+        return self.parenthesize(e.arg, _ATOM) + ".T"
+
+    def _print_HadamardProduct(self, e):
+        return " * ".join(self.parenthesize(a, _FACTOR) for a in _hadamard_order(e.args))
+
+    def _print_HadamardPower(self, e):
+        return f"{self.parenthesize(e.base, _ATOM)}**{self._print(e.exp)}"
+
+    def _print_MatMul(self, e):
+        coeff, matrices = e.as_coeff_matrices()
+        matrices = [m for m in matrices if not _is_unit(m)]
+        if not matrices:
+            return self._print(coeff)
+        body = self.parenthesize(matrices[0], _FACTOR)
+        for left, right in zip(matrices, matrices[1:]):  # a 1×1 factor multiplies, as in the model file
+            body += (" * " if _is_scalar(left) or _is_scalar(right) else " @ ") + self.parenthesize(right, _FACTOR)
+        if coeff.is_negative:
+            return "-" + (body if coeff == -1 else f"{self.parenthesize(-coeff, _FACTOR)} * {body}")
+        if coeff != 1:
+            return f"{self.parenthesize(coeff, _FACTOR)} * {body}"
+        return body
+
+    def _print_MatAdd(self, e):
+        return TextPrinter._print_MatAdd(self, e).replace(" − ", " - ")
+
+    def _print_Apply(self, e):
+        params = "".join(", " + self._print(p) for p in e.params[:-1]) if e.fn.endswith("step") else ""
+        name = "step" if e.fn == "step" else e.fn
+        return f"{name}({self._print(e.arg)}{params})"
+
+    def _print_Reduce(self, e):
+        axis = "" if e.axis == ALL else f", axis={e.axis}"
+        return f"sum({self._print(e.arg)}{axis})"
+
+
+def code(e) -> str:
+    """A formula in the model's names as Python-like text: ``@``, ``.T``, ``*`` elementwise."""
+    return CodePrinter().doprint(e)
+
+
 def text(e) -> str:
     """Terminal text of a formula."""
     return TextPrinter().doprint(e)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SymbackError
-from . import derive
+from . import derive, worksheet
 
 app = typer.Typer(
     name="symback",
@@ -25,6 +25,7 @@ def _root() -> None:
 
 
 app.command(name="derive")(derive.derive)
+app.command(name="worksheet")(worksheet.worksheet)
 
 stderr = Console(stderr=True, highlight=False)
 

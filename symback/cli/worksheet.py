@@ -1,0 +1,131 @@
+"""``symback worksheet``: the blank worksheet, its answer key and answers files, and variants."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from .. import exporters
+from .. import worksheet as ws
+from ..errors import OptionError
+from ..formatting import number
+from ..loader import load
+from ..pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
+from ..resources import seed_example
+
+console = Console(highlight=False)
+
+
+def worksheet(
+    model_file: Annotated[
+        Path | None, typer.Argument(help="Model file (Python). Default: the bundled seed exercise.", show_default=False)
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder. Default: worksheets/<model-name>/.")] = None,
+    variants: Annotated[
+        int | None, typer.Option(help="Make N variants with fresh nice initial values, each in variant-NN/.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the variants (the same seed gives the same variants).")] = 0,
+    digits: Annotated[int | None, typer.Option(help="Significant digits asked for and shown (1-15).")] = None,
+    model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
+    pdf: Annotated[
+        bool | None,
+        typer.Option("--pdf/--no-pdf", help="Make PDFs. Default: when a TeX engine is installed.", show_default=False),
+    ] = None,
+    tex_engine: Annotated[str, typer.Option(help="TeX engine: latexmk, pdflatex, lualatex or xelatex.")] = DEFAULT_ENGINE,
+    templates: Annotated[
+        Path | None, typer.Option(help="Folder of your own templates (markdown/, latex/), searched first.")
+    ] = None,
+) -> None:
+    """Write a blank worksheet, its answer key, an empty solution file for `symback check`
+    and the filled answers file; with --variants N, one set per variant.
+
+    Exit code 0: written; 2: bad input; 3: --pdf asked for and no TeX engine.
+    """
+    if tex_engine not in ENGINES:
+        raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {tex_engine!r}")
+    path = model_file or seed_example()
+    model = load(path, model=model_name)
+    model.configure(digits=digits)
+    folder = out or Path("worksheets") / model.name
+    source = path.read_text(encoding="utf-8")
+
+    if variants is not None:
+        with console.status(f"drawing {variants} variants (seed {seed})…"):
+            chosen: list = ws.draw_variants(model, variants, seed)
+    else:
+        chosen = [None]
+
+    files: dict[Path, str | bytes] = {}
+    rows = []
+    original = {p.name: p.value for p in model.params}
+    for variant in chosen:
+        where = ws.variant_folder(folder, variant)
+        model_ref = str(path) if model_file is not None else path.name
+        if variant is not None:
+            ws.with_values(model, variant.values)
+            model_ref = f"{path.stem}_v{variant.index:02d}.py"
+            files[where / model_ref] = (
+                f"# Variant {variant.index} of {path.name} (symback worksheet --variants {variants} --seed {seed})\n"
+                + ws.rewrite_source(source, variant.values, str(path))
+            )
+        history = model.train()
+        context = ws.build(model, history, variant, seed if variant else None)
+        for name, key in (("worksheet", False), ("key", True)):
+            rendered = {**exporters.markdown_files("worksheet", {**context, "key": key}, templates),
+                        **exporters.latex_file("worksheet", {**context, "key": key}, templates)}
+            files[where / f"{name}.md"] = rendered["worksheet.md"]
+            files[where / f"{name}.tex"] = rendered["worksheet.tex"]
+        files[where / "solution.yaml"] = ws.solution_yaml(model, history, False, model_ref, variant)
+        files[where / "answers.yaml"] = ws.solution_yaml(model, history, True, model_ref, variant)
+        rows.append((variant, history))
+    ws.with_values(model, original)
+
+    make_pdf = exporters.pdf_wanted(pdf, tex_engine)
+    if make_pdf:
+        sources = [p for p in files if p.suffix == ".tex"]
+        with Progress(console=console, transient=True) as progress, \
+                ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            task = progress.add_task("typesetting PDFs", total=len(sources))
+
+            def typeset(p: Path) -> tuple[Path, bytes]:
+                pdf_bytes = exporters.pdf_file(p.stem, files[p], tex_engine)[f"{p.stem}.pdf"]
+                progress.advance(task)
+                return p.with_suffix(".pdf"), pdf_bytes
+
+            try:
+                for target, content in pool.map(typeset, sources):
+                    files[target] = content
+            except Exception:
+                _write(files)  # the .tex and .md are still written
+                raise
+    _write(files)
+    _summary(model, rows, folder, len(files))
+    if not make_pdf:
+        console.print(f"PDF skipped ({'--no-pdf' if pdf is False else INSTALL_HINT})")
+
+
+def _write(files: dict[Path, str | bytes]) -> None:
+    by_folder: dict[Path, dict[str, str | bytes]] = {}
+    for p, content in files.items():
+        by_folder.setdefault(p.parent, {})[p.name] = content
+    for where in sorted(by_folder):
+        exporters.write_files(where, by_folder[where])
+
+
+def _summary(model, rows, folder: Path, count: int) -> None:
+    table = Table(title=f"Worksheets of {model.title or model.name}", title_justify="left")
+    table.add_column("variant")
+    table.add_column("loss, first step → last")
+    for variant, history in rows:
+        first, last = history.losses[0], history.losses[-1]
+        table.add_row("as written" if variant is None else f"{variant.index:02d}",
+                      f"{number(first, model.digits)} → {number(last, model.digits)}")
+    console.print(table)
+    console.print(f"wrote {count} files under {folder}")
