@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-TEX_PACKAGES := latexmk texlive-latex-recommended texlive-pictures texlive-fonts-recommended lmodern
+TEX_PACKAGES := latexmk texlive-latex-recommended texlive-pictures texlive-fonts-recommended lmodern poppler-utils
 
-.PHONY: demo test install install-test tex lint examples clean
+.PHONY: demo test install install-test tex lint reports clean
 
 demo: install  ## install into .venv and derive the bundled seed exercise
 	$(BIN)/symback derive
@@ -28,10 +28,16 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 tex:  ## TeX Live from Debian, for PDF reports (skipped where apt-get is unavailable)
-	@command -v latexmk >/dev/null 2>&1 || { \
+	@{ command -v latexmk && command -v pdftotext; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEX_PACKAGES) >/dev/null; \
 	  else echo "note: TeX not installed (needs root and apt-get); PDF tests are skipped"; fi; }
+
+reports: install  ## regenerate reports/<example>/ for every bundled example
+	@for f in examples/*.py; do \
+	  echo "reports/$$(basename $$f .py)"; \
+	  $(BIN)/symback derive $$f --out reports/$$(basename $$f .py) >/dev/null || exit 1; \
+	done
 
 lint: install-test
 	$(BIN)/ruff check symback tests

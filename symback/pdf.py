@@ -75,7 +75,11 @@ def log_excerpt(log: str, context: int = 3) -> str:
     lines = log.splitlines()
     for k, line in enumerate(lines):
         if line.startswith("!") or (":" in line and line.split(":")[1].strip().isdigit() and ".tex:" in line):
-            excerpt = [line.strip()] + [s.strip() for s in lines[k + 1 : k + 1 + context] if s.strip()]
+            excerpt = [line.strip()]
+            for following in lines[k + 1 : k + 1 + context]:
+                if not following.strip():
+                    break
+                excerpt.append(following.strip())
             return " | ".join(excerpt)
     tail = [s.strip() for s in lines[-context:] if s.strip()]
     return " | ".join(tail) or "no log"

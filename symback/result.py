@@ -83,7 +83,8 @@ def build(model, verification, history) -> dict:
                 "elementwise": check.elementwise_ok,
                 "elementwise_method": check.elementwise_method,
                 "elementwise_note": check.reason,
-                "fd_max_rel_err": check.fd_max_rel_err,
+                # two significant digits: the rest is rounding noise of float64 arithmetic
+                "fd_max_rel_err": None if check.fd_max_rel_err is None else float(f"{check.fd_max_rel_err:.2g}"),
                 "fd_kinks": [list(k) for k in check.kinks],
             },
         }

@@ -77,11 +77,13 @@ def train(model, epochs: int, lr) -> History:
     records: list[StepRecord] = []
     stopped = None
     with mpmath.workdps(DIGITS):
-        mp_records, _, mp_stop = _run(model, lr, shown_mp, per_epoch, MPMATH, keep=range(shown_mp))
+        mp_records, mp_losses, mp_stop = _run(model, lr, shown_mp, per_epoch, MPMATH, keep=range(shown_mp))
     records += mp_records
     tail = range(max(shown_mp, total - keep_tail), total)
     float_records, losses, stopped = _run(model, lr, total, per_epoch, FLOAT64, keep=tail)
     records += float_records
+    # where both ran, the 50-digit loss (rounded once) is the one kept: it does not depend on the CPU's libm
+    losses[: len(mp_losses)] = mp_losses
     stopped = mp_stop or stopped
     return History(records, losses, per_epoch, total, stopped)
 

@@ -80,3 +80,38 @@ def gradients(model, leaf_values=None) -> dict[str, np.ndarray]:
     values = evaluate(model.loss, leaf_values, requires_grad=set(trainable))
     grads = torch.autograd.grad(values[model.loss].sum(), [values[p] for p in trainable], allow_unused=True)
     return {p.name: (np.zeros(p.shape) if g is None else g.numpy()) for p, g in zip(trainable, grads)}
+
+
+def seed_epochs(epochs=3, lr=0.1, init=None):
+    """The seed network in plain PyTorch, from the exercise's values or ``init`` (name -> nested lists).
+
+    relu'(0) never arises with these values (z is away from 0 throughout).
+    """
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    x = t([[2.0], [3.0]])
+    p = {
+        "w1": t([[1.3, -0.13, 0], [0.2, -1.3, 0.03]]), "b1": t([[0, 0.01, 1.3]]),
+        "w2": t([[1.35, -0.5, 0.03]]), "b2": t([[0.1]]), "w3": t([[-0.3], [1]]), "b3": t([[0.1]]),
+    }
+    if init is not None:
+        p = {k: t(v) for k, v in init.items()}
+    history = []
+    for _ in range(epochs):
+        for v in p.values():
+            v.requires_grad_(True)
+        u1 = p["b1"] + x.T @ p["w1"]
+        h = torch.tanh(u1)
+        z = h @ p["w2"].T + p["b2"]
+        out = p["b3"] + p["w3"].T @ x + torch.relu(z)
+        loss = (out - 6) ** 2 / 2
+        loss.backward()
+        forward = {"u1": u1, "h": h, "z": z, "out": out, "loss": loss}
+        grads = {k: v.grad.clone() for k, v in p.items()}
+        with torch.no_grad():
+            updated = {k: v - lr * v.grad for k, v in p.items()}
+        history.append({"params": {k: v.detach().numpy().copy() for k, v in p.items()},
+                        "forward": {k: v.detach().numpy().copy() for k, v in forward.items()},
+                        "grads": {k: v.numpy() for k, v in grads.items()},
+                        "updated": {k: v.numpy() for k, v in updated.items()}})
+        p = {k: v.detach().clone() for k, v in updated.items()}
+    return history

@@ -2,40 +2,10 @@
 
 import numpy as np
 import pytest
-import torch
 from conftest import EXAMPLES
+from oracle import seed_epochs as torch_seed_epochs
 
 import symback
-
-
-def torch_seed_epochs(epochs=3, lr=0.1):
-    """The seed network in plain PyTorch; relu'(0) never arises here (z > 0 throughout)."""
-    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
-    x = t([[2.0], [3.0]])
-    p = {
-        "w1": t([[1.3, -0.13, 0], [0.2, -1.3, 0.03]]), "b1": t([[0, 0.01, 1.3]]),
-        "w2": t([[1.35, -0.5, 0.03]]), "b2": t([[0.1]]), "w3": t([[-0.3], [1]]), "b3": t([[0.1]]),
-    }
-    history = []
-    for _ in range(epochs):
-        for v in p.values():
-            v.requires_grad_(True)
-        u1 = p["b1"] + x.T @ p["w1"]
-        h = torch.tanh(u1)
-        z = h @ p["w2"].T + p["b2"]
-        out = p["b3"] + p["w3"].T @ x + torch.relu(z)
-        loss = (out - 6) ** 2 / 2
-        loss.backward()
-        forward = {"u1": u1, "h": h, "z": z, "out": out, "loss": loss}
-        grads = {k: v.grad.clone() for k, v in p.items()}
-        with torch.no_grad():
-            updated = {k: v - lr * v.grad for k, v in p.items()}
-        history.append({"params": {k: v.detach().numpy().copy() for k, v in p.items()},
-                        "forward": {k: v.detach().numpy().copy() for k, v in forward.items()},
-                        "grads": {k: v.numpy() for k, v in grads.items()},
-                        "updated": {k: v.numpy() for k, v in updated.items()}})
-        p = {k: v.detach().clone() for k, v in updated.items()}
-    return history
 
 
 @pytest.fixture(scope="module")
