@@ -29,6 +29,19 @@ class ShapeError(ModelError):
     """Two operands whose shapes do not fit the operation."""
 
 
+class SolutionError(SymbackError):
+    """A solution file is unreadable or malformed: names the file, line and column."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None, column: int | None = None):
+        super().__init__(message, file=file, line=line)
+        self.column = column
+
+    def __str__(self) -> str:
+        if self.file and self.line and self.column:
+            return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return super().__str__()
+
+
 class OptionError(SymbackError):
     """A command-line or `Model` option out of range."""
 
