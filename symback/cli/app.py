@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SymbackError
-from . import derive, worksheet
+from . import check, derive, worksheet
 
 app = typer.Typer(
     name="symback",
@@ -26,6 +26,7 @@ def _root() -> None:
 
 app.command(name="derive")(derive.derive)
 app.command(name="worksheet")(worksheet.worksheet)
+app.command(name="check")(check.check)
 
 stderr = Console(stderr=True, highlight=False)
 

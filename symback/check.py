@@ -1,0 +1,482 @@
+"""Checking a hand solution: rounding-aware, error carried forward, diagnosed.
+
+For one model, `Checker` compiles once: every named quantity's definition in the named
+quantities before it, every gradient's closed form, and the mutated forms of the mistake
+catalogue (``mistakes.py``).  For each solution it then replays training *in the author's
+world*: every value is recomputed from the author's own earlier values (their forward values
+for the gradients, their gradients for the updates, their updated parameters for the next
+epoch; where they wrote nothing, the value those give), and each written entry is
+
+* ``correct`` — equal to the exact value to the digits written (half a unit in the last place,
+  widened by the rounding of the author's written inputs: a value computed from correct but
+  rounded inputs is correct);
+* ``carried`` — wrong, but what the author's earlier values give, after an earlier mistake that
+  actually changes it (so a wrong value cannot be "carried" from nothing);
+* ``wrong`` — neither; the catalogue is tried and a diagnosis named when a mistake reproduces it;
+* ``unjudged`` — with the reason (e.g. a formula that cannot be read).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from . import mistakes
+from .arith import parse_formula, parse_value
+from .errors import SolutionError, SymbackError
+from .formatting import number
+from .numeric import _NAMESPACES, DIGITS, MPMATH, to_mp
+from .optim import OPTIMIZERS
+from .printing import ProgramPrinter
+from .solution import Solution, load_solution
+
+SECTIONS = ("forward", "grads", "updated")
+#: relative agreement of two 50-digit values that are "the same"
+SAME = mpmath.mpf(10) ** -(DIGITS - 15)
+
+
+@dataclass
+class Judged:
+    epoch: int | None  # None for a formula
+    sample: int | None
+    section: str
+    name: str
+    index: list[int] | None
+    written: float | str | None
+    expected: float | str | None
+    status: str
+    text: str = ""
+    line: int | None = None
+    column: int | None = None
+    carried_from: str | None = None
+    diagnosis: dict | None = None
+    reason: str | None = None
+
+    def label(self) -> str:
+        if self.section == "formulas":
+            return f"formula ∂L/∂{self.name}"
+        step = f"{self.epoch}" + (f".{self.sample}" if self.sample else "")
+        where = f"[{self.index[0]}, {self.index[1]}]" if self.index else ""
+        return f"epoch {step} {self.section} {self.name}{where}"
+
+    def as_json(self) -> dict:
+        out = {"epoch": self.epoch, "section": self.section, "name": self.name, "index": self.index,
+               "written": self.written, "expected": self.expected, "status": self.status,
+               "diagnosis": self.diagnosis}
+        if self.sample is not None:
+            out["sample"] = self.sample
+        if self.carried_from:
+            out["carried_from"] = self.carried_from
+        if self.reason:
+            out["reason"] = self.reason
+        if self.line:
+            out["line"], out["column"] = self.line, self.column
+        return out
+
+
+@dataclass
+class FileResult:
+    file: str
+    verdict: str  # correct | mistakes | error
+    items: list[Judged] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def first_mistake(self) -> Judged | None:
+        return next((j for j in self.items if j.status == "wrong"), None)
+
+    def as_json(self) -> dict:
+        first = self.first_mistake
+        out = {"file": self.file, "verdict": self.verdict,
+               "first_mistake": None if first is None else {
+                   "epoch": first.epoch, "section": first.section, "name": first.name, "index": first.index},
+               "items": [j.as_json() for j in self.items]}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def _compile(expr, names: list[str]):
+    """An mpmath function of the named matrices (object arrays) computing ``expr``."""
+    symbols = [sp.MatrixSymbol(n, 1, 1) for n in names]  # placeholders: lambdify only needs the names
+    return sp.lambdify(symbols, expr, modules=[_NAMESPACES[MPMATH]()], printer=ProgramPrinter())
+
+
+def _free(expr) -> list[str]:
+    return sorted(s.name for s in expr.free_symbols if isinstance(s, sp.MatrixSymbol))
+
+
+class _Formula:
+    """A formula compiled over the named matrices it uses."""
+
+    def __init__(self, expr):
+        self.expr = expr
+        self.names = _free(expr)
+        self.fn = _compile(expr, self.names)
+
+    def __call__(self, env: dict) -> np.ndarray:
+        with mpmath.workdps(DIGITS):
+            out = self.fn(*[env[n] for n in self.names])
+        return np.asarray(out, dtype=object).reshape(tuple(int(k) for k in self.expr.shape))
+
+
+class Checker:
+    """Everything about one model that grading many solutions shares."""
+
+    def __init__(self, model):
+        self.model = model
+        d = model._derivation
+        self.derivation = d
+        self.history = [r for r in model.train().steps if r.precision == MPMATH]
+        self.named = [n for n in d.order if n.name and not n.is_leaf]
+        self.forward = {n.name: _Formula(d.forward_defs[n].xreplace(d.anonymous_values)) for n in self.named}
+        self.closed = {name: _Formula(g.closed) for name, g in d.gradients.items()}
+        self.trainable = [p.name for p in model.trainable]
+        self.shapes = {n.name: n.shape for n in model.nodes if n.name}
+        pre_of, post_of = {}, {}
+        for n in self.named:
+            if n.op == "apply" and n.args[0].name:
+                pre_of[d.value[n]] = d.value[n.args[0]]
+                post_of[d.value[n.args[0]]] = d.value[n]
+        self.mutations = {name: [(code, detail, _Formula(e)) for code, detail, e in
+                                 mistakes.gradient_mutations(g.closed, pre_of, post_of, model.relu_grad_at_zero)]
+                          for name, g in d.gradients.items()}
+        self.exact_constants = self._constants()
+        self.lr = mpmath.mpf(sp.Rational(model.lr).p) / sp.Rational(model.lr).q
+
+    def _constants(self) -> set[Fraction]:
+        values = [self.model.lr, self.model.beta, self.model.beta1, self.model.beta2]
+        for n in self.model.nodes:
+            if n.is_leaf and isinstance(n.value, sp.MatrixBase):
+                values += list(n.value)
+        return {Fraction(int(sp.Rational(v).p), int(sp.Rational(v).q)) for v in values if sp.Rational(v).is_Rational}
+
+    # -- one solution ---------------------------------------------------------------
+    def check_file(self, path) -> FileResult:
+        """Grade one file; a broken file is an ``error`` verdict, not an exception."""
+        try:
+            solution = load_solution(path, self.model)
+            return self.check(solution)
+        except SymbackError as e:
+            return FileResult(str(path), "error", error=str(e))
+
+    def check(self, solution: Solution) -> FileResult:
+        written = {}
+        for item in solution.items:
+            try:
+                expression = parse_value(item.text)
+            except SolutionError as e:
+                raise SolutionError(f"{e.message}", file=solution.file, line=item.line, column=item.column) from None
+            key = (item.epoch, item.sample, item.section, item.name)
+            written.setdefault(key, {})[item.index] = (item, expression)
+        judged = self._replay(written)
+        judged += [self._formula(f) for f in solution.formulas]
+        verdict = "correct" if all(j.status in ("correct", "unjudged") for j in judged) else "mistakes"
+        return FileResult(solution.file, verdict, judged)
+
+    def _replay(self, written: dict) -> list[Judged]:
+        model = self.model
+        believed = {p.name: to_mp(p.value) for p in model.params}
+        replay = _Replay(written)
+        states = {name: {} for name in self.trainable}
+        optimizer = self._optimizer()
+        previous = dict(believed)
+        for r in self.history:
+            env = {**believed, **self._data(r)}
+            replay.step(r, env, dict(believed), previous)
+            for node in self.named:
+                env[node.name] = self._judge(replay, "forward", node.name, self.forward[node.name], r.forward[node.name])
+            grads = {}
+            for name in self.trainable:
+                grads[name] = self._judge(replay, "grads", name, self.closed[name], r.grads[name])
+            updated = {}
+            for name in self.trainable:
+                step = _Update(optimizer, states[name], name, replay.used[name], grads[name], self.lr)
+                updated[name] = self._judge(replay, "updated", name, step, r.updated[name])
+                states[name] = step.state_after
+            replay.params_rounding = {name: replay.rounding.get(("updated", name)) for name in self.trainable}
+            previous = replay.used
+            believed = {**believed, **updated}
+        return replay.judged
+
+    def _data(self, r) -> dict:
+        out = {}
+        for leaf in self.model.data:
+            value = leaf.samples[(r.sample or 1) - 1] if leaf.samples is not None else leaf.value
+            out[leaf.name] = to_mp(value)
+        return out
+
+    def _optimizer(self):
+        def mp(x):
+            x = sp.Rational(x)
+            return mpmath.mpf(x.p) / x.q
+
+        m = self.model
+        with mpmath.workdps(DIGITS):
+            return OPTIMIZERS[m.optimizer](lr=mp(m.lr), beta=mp(m.beta), beta1=mp(m.beta1), beta2=mp(m.beta2),
+                                           eps=mp(m.eps))
+
+    def _judge(self, replay: _Replay, section: str, name: str, formula, exact) -> np.ndarray:
+        """Judge the author's entries of one tensor; returns the tensor as the author has it."""
+        env = replay.env
+        computed = formula(env)
+        entries = replay.written.get((replay.r.epoch, replay.r.sample, section, name))
+        if not entries:
+            return computed
+        believed = np.array(computed, dtype=object, copy=True)
+        rounding = np.full(computed.shape, mpmath.mpf(0), dtype=object)
+        for index in sorted(entries):
+            item, expression = entries[index]
+            i, j = index
+            w = expression.value
+            tol = expression.rounding(self.exact_constants) + mpmath.mpf(10) ** -40
+            true, carried = exact[i, j], computed[i, j]
+            clean = not replay.first_wrong
+            if abs(w - true) <= tol:
+                status = "correct"
+            else:
+                near = abs(w - carried) <= tol + replay.widening(formula, index)
+                if near and clean:
+                    status = "correct"  # what the author's correct, rounded inputs give
+                elif near and abs(carried - true) > tol:
+                    status = "carried"
+                else:
+                    status = "wrong"
+            judged = Judged(replay.r.epoch, replay.r.sample, section, name, [i, j], float(w), float(true), status,
+                            item.text, item.line, item.column)
+            if status == "carried":
+                judged.carried_from = replay.first_wrong[0]
+            if status == "wrong":
+                judged.diagnosis = self._diagnose(replay, section, name, formula, (i, j), w, tol, carried)
+                replay.first_wrong.append(judged.label())
+            replay.judged.append(judged)
+            believed[i, j] = w
+            rounding[i, j] = tol
+        replay.rounding[(section, name)] = rounding
+        if section == "forward":
+            replay.rounding[("env", name)] = rounding
+        return believed
+
+    # -- diagnosis -------------------------------------------------------------------
+    def _diagnose(self, replay, section, name, formula, index, w, tol, carried) -> dict | None:
+        i, j = index
+        digits = self.model.digits
+        env = replay.env
+
+        def hit(value, f=None) -> bool:
+            slack = tol + abs(value) * SAME
+            if abs(w - value) <= slack:
+                return True
+            return f is not None and abs(w - value) <= slack + replay.widening(f, index)
+
+        def found(code, detail="", expected=""):
+            return {"code": code, "message": mistakes.message(code, detail, expected)}
+
+        if section == "grads":
+            for code, detail, mutated in self.mutations[name]:
+                try:
+                    value = mutated(env)[i, j]
+                except (ZeroDivisionError, ValueError, TypeError):
+                    continue
+                if hit(value, mutated):
+                    return found(code, detail, str(sp.Rational(self.model.relu_grad_at_zero)))
+            stale_env = {**env, **{p: replay.previous[p] for p in self.trainable}}
+            if hit(formula(stale_env)[i, j]) and not hit(carried):
+                return found("stale-parameters", "the gradient was computed with the previous epoch's parameters")
+        elif section == "updated":
+            p, g = formula.param[i, j], formula.grad[i, j]
+            slack = replay.widening(formula, index)
+            with mpmath.workdps(DIGITS):
+                step = carried - p
+
+                def near(value):
+                    return abs(w - value) <= tol + slack + abs(value) * SAME
+
+                if near(p - step):
+                    return found("update-sign")
+                for factor, what in ((1 / self.lr, "η = 1"), (10, "10 η"), (mpmath.mpf(1) / 10, "η/10"),
+                                     (2, "2 η"), (mpmath.mpf(1) / 2, "η/2")):
+                    if near(p + step * factor):
+                        return found("learning-rate", what, number(self.lr, digits))
+                if near(replay.previous[name][i, j] + step) and not near(carried):
+                    return found("stale-parameters", "the update was applied to the previous epoch's parameters "
+                                 "instead of the ones used in this epoch")
+                if near(p - self.lr * 2 * g) or near(p - self.lr * g / 2):
+                    return found("missing-half")
+        elif section == "forward":
+            node = self.model.tensor(name)
+            if node.op == "apply" and node.args[0].name and hit(env[node.args[0].name][i, j]):
+                return found("pre-post-activation", f"{name} is {node.attrs['fn']}({node.args[0].name}): "
+                             f"the activation was not applied")
+            stale_env = {**env, **{p: replay.previous[p] for p in self.trainable}}
+            if hit(formula(stale_env)[i, j], formula) and not hit(carried, formula):
+                return found("stale-parameters", "the forward pass used the previous epoch's parameters instead "
+                             "of the updated ones")
+            if node is self.model.loss and (hit(2 * carried) or hit(carried / 2)):
+                return found("missing-half")
+        if _slip(w, carried):
+            return found("arithmetic", expected=number(carried, digits))
+        return None
+
+    # -- formulas --------------------------------------------------------------------
+    def _formula(self, f) -> Judged:
+        d = self.derivation
+        g = d.gradients[f.name]
+        base = Judged(None, None, "formulas", f.name, None, f.text, _text(g.closed), "correct", f.text, f.line, f.column)
+        symbols = {n.name: d.value[n] for n in d.order if n.name}
+        symbols.update({f"delta_{n.name}": d.delta[n] for n in d.order if n.name and n in d.delta_defs
+                        and not n.is_leaf})
+        try:
+            written = parse_formula(f.text, symbols, relu_grad_at_zero=self.model.relu_grad_at_zero)
+        except SolutionError as e:
+            shape = "×" in e.message
+            base.status, base.reason = ("wrong" if shape else "unjudged"), e.message
+            return base
+        if tuple(written.shape) != tuple(g.closed.shape):
+            base.status = "wrong"
+            base.reason = f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{f.name} is " \
+                          f"{g.closed.shape[0]}×{g.closed.shape[1]}"
+            return base
+        deltas = {d.delta[n]: _closed_delta(d, n) for n in d.order if n in d.delta_defs and n.name and not n.is_leaf
+                  and n is not d.loss}
+        written = written.xreplace(deltas)
+        difference = self._counterexample(written, g.closed)
+        if difference is not None:
+            base.status, base.reason = "wrong", difference
+            diagnosis = self._formula_diagnosis(f.name, written)
+            base.diagnosis = diagnosis
+        return base
+
+    def _points(self, count=4):
+        """The exercise's first step, then random points near it (parameters perturbed)."""
+        rng = random.Random(0)
+        env = {p.name: to_mp(p.value) for p in self.model.params}
+        env.update(self._data(self.history[0]) if self.history else {})
+        yield env
+        for _ in range(count):
+            moved = dict(env)
+            for p in self.model.params:
+                moved[p.name] = np.array([[v + mpmath.mpf(rng.uniform(-0.3, 0.3)) for v in row] for row in env[p.name]],
+                                         dtype=object)
+            yield moved
+
+    def _full_env(self, env: dict) -> dict:
+        env = dict(env)
+        for node in self.named:
+            env[node.name] = self.forward[node.name](env)
+        return env
+
+    def _counterexample(self, written, closed) -> str | None:
+        left, right = _Formula(written), _Formula(closed)
+        for env in self._points():
+            env = self._full_env(env)
+            a, b = left(env), right(env)
+            for (i, j), value in np.ndenumerate(b):
+                if abs(a[i, j] - value) > SAME * (1 + abs(value)):
+                    return (f"differs from ∂L/∂ at entry [{i}, {j}]: the formula gives {number(a[i, j], 6)}, "
+                            f"the gradient is {number(value, 6)}")
+        return None
+
+    def _formula_diagnosis(self, name, written) -> dict | None:
+        for code, detail, formula in self.mutations[name]:
+            if self._counterexample(written, formula.expr) is None:
+                return {"code": code, "message": mistakes.message(code, detail,
+                                                                  str(sp.Rational(self.model.relu_grad_at_zero)))}
+        return None
+
+
+class _Replay:
+    """The state of one solution's replay: the author's values and how finely they wrote them."""
+
+    def __init__(self, written: dict):
+        self.written = written
+        self.judged: list[Judged] = []
+        self.first_wrong: list[str] = []
+        self.rounding: dict = {}
+        self.params_rounding: dict = {}
+
+    def step(self, r, env: dict, used: dict, previous: dict) -> None:
+        self.r, self.env, self.used, self.previous = r, env, used, previous
+        self.rounding = {("env", k): v for k, v in self.params_rounding.items() if v is not None}
+
+    def widening(self, formula, index) -> mpmath.mpf:
+        """How much the rounding of the author's written inputs moves this entry (first order)."""
+        if isinstance(formula, _Update):
+            r_p = self.rounding.get(("env", formula.name_of_param), None)
+            r_g = self.rounding.get(("grads", formula.name_of_param), None)
+            i, j = index
+            return (r_p[i, j] if r_p is not None else 0) + abs(formula.lr) * (r_g[i, j] if r_g is not None else 0)
+        base = formula(self.env)[index]
+        total = mpmath.mpf(0)
+        for name in formula.names:
+            half = self.rounding.get(("env", name))
+            if half is None:
+                continue
+            for (a, b), h in np.ndenumerate(half):
+                if h:
+                    moved = np.array(self.env[name], dtype=object, copy=True)
+                    moved[a, b] += h
+                    total += abs(formula({**self.env, name: moved})[index] - base)
+        return total
+
+
+class _Update:
+    """The optimizer's step for one parameter, callable like a compiled formula."""
+
+    def __init__(self, optimizer, state: dict, name: str, param, grad, lr):
+        self.param, self.grad, self.lr = param, grad, lr
+        self.name_of_param = name
+        self.state_after = dict(state)
+        with mpmath.workdps(DIGITS):
+            self.value = optimizer.step(param, grad, self.state_after, _mp_sqrt)
+
+    def __call__(self, env) -> np.ndarray:
+        return self.value
+
+
+def _closed_delta(d, node):
+    """δ of a named quantity with every δ after it substituted: in the named forward quantities."""
+    named = {d.delta[st.node]: st.formula for g in d.gradients.values() for st in g.steps}
+    formula = named.get(d.delta[node], d.delta[node])
+    for _ in range(len(d.order)):
+        expanded = formula.xreplace(named)
+        if expanded == formula:
+            break
+        formula = expanded
+    return formula
+
+
+def _text(e) -> str:
+    from .printing import code
+
+    return code(e)
+
+
+def _mp_sqrt(x):
+    if isinstance(x, np.ndarray):
+        return np.asarray(np.frompyfunc(mpmath.sqrt, 1, 1)(x), dtype=object)
+    return mpmath.sqrt(x)
+
+
+def _slip(w, carried) -> bool:
+    """A slip in the numbers: a sign, a power of ten, or within 10 % of the right value."""
+    if carried == 0:
+        return abs(w) < mpmath.mpf("1e-3")
+    ratio = w / carried
+    if abs(ratio + 1) < mpmath.mpf("1e-3"):
+        return True
+    for k in range(-3, 4):
+        if k and abs(ratio - mpmath.mpf(10) ** k) < mpmath.mpf(10) ** k * mpmath.mpf("1e-3"):
+            return True
+    return abs(ratio - 1) < mpmath.mpf("0.1")
+
+
+def check(model, *paths) -> list[FileResult]:
+    """Grade solution files against ``model`` (the Python API: ``symback.check(m, "sol.yaml")``)."""
+    checker = Checker(model)
+    return [checker.check_file(p) for p in paths]
