@@ -5,6 +5,8 @@
 >>> m.derive()      # steps and closed forms
 >>> m.compile()     # float64 NumPy loss and gradients
 >>> m.train()       # the epoch history
+>>> symback.check(m, "examples/seed_solution.yaml").verdict
+'correct'
 """
 
 from .errors import ModelError, OptionError, ShapeError, SymbackError
@@ -30,8 +32,16 @@ from .model import Model
 
 __version__ = "0.1.0"
 
+
+def check(model, *paths):
+    """Grade hand solutions: ``symback.check(m, "solution.yaml")`` → a `FileResult` (see ``grade.py``)."""
+    from .grade import check as _check
+
+    return _check(model, *paths)
+
+
 __all__ = [
-    "Model", "Tensor", "param", "data", "samples", "load",
+    "Model", "Tensor", "param", "data", "samples", "load", "check",
     "relu", "leaky_relu", "tanh", "sigmoid", "exp", "log", "softplus", "sum", "mean", "softmax", "log_softmax",
     "mse", "binary_cross_entropy", "cross_entropy",
     "SymbackError", "ModelError", "ShapeError", "OptionError",

@@ -41,7 +41,7 @@ def number(v, digits: int) -> str:
             return "0"
         s = mpmath.nstr(x, digits, min_fixed=-5, max_fixed=max(digits, 6), strip_zeros=False)
         # trailing zeros are dropped only where the rounding is exact: 1.3 is 1.3, 1.300456 is 1.300
-        exact = float(s) == float(v) if isinstance(v, (float, np.floating)) else mpmath.mpf(s) == x
+        exact = float(s) == float(v) if isinstance(v, (float, np.floating)) else mpmath.mpf(s) == +x
         if exact:
             s = mpmath.nstr(x, digits, min_fixed=-5, max_fixed=max(digits, 6))
     if "e" in s:

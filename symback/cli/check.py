@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..check import Checker, FileResult
+from ..grade import Checker, FileResult
 from ..errors import OptionError
 from ..loader import load
 from ..result import write_atomic
