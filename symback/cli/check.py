@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..grade import Checker, FileResult
 from ..errors import OptionError
+from ..grade import Checker, FileResult
 from ..loader import load
 from ..result import write_atomic
 
