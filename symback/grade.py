@@ -147,6 +147,8 @@ class Checker:
                                  mistakes.gradient_mutations(g.closed, pre_of, post_of, model.relu_grad_at_zero)]
                           for name, g in d.gradients.items()}
         self.exact_constants = self._constants()
+        self._formula_memo: dict = {}
+        self._point_envs: list | None = None
         self.lr = mpmath.mpf(sp.Rational(model.lr).p) / sp.Rational(model.lr).q
 
     def _constants(self) -> set[Fraction]:
@@ -337,47 +339,57 @@ class Checker:
 
     # -- formulas --------------------------------------------------------------------
     def _formula(self, f) -> Judged:
+        g = self.derivation.gradients[f.name]
+        judged = Judged(None, None, "formulas", f.name, None, f.text, _text(g.closed), "correct", f.text, f.line,
+                        f.column)
+        key = (f.name, f.text)
+        if key not in self._formula_memo:  # a class writes the same formulas: judge each text once
+            self._formula_memo[key] = self._judge_formula(f.name, f.text)
+        judged.status, judged.reason, judged.diagnosis = self._formula_memo[key]
+        return judged
+
+    def _judge_formula(self, name: str, text: str) -> tuple[str, str | None, dict | None]:
         d = self.derivation
-        g = d.gradients[f.name]
-        base = Judged(None, None, "formulas", f.name, None, f.text, _text(g.closed), "correct", f.text, f.line, f.column)
+        g = d.gradients[name]
         symbols = {n.name: d.value[n] for n in d.order if n.name}
         symbols.update({f"delta_{n.name}": d.delta[n] for n in d.order if n.name and n in d.delta_defs
                         and not n.is_leaf})
         try:
-            written = parse_formula(f.text, symbols, relu_grad_at_zero=self.model.relu_grad_at_zero)
+            written = parse_formula(text, symbols, relu_grad_at_zero=self.model.relu_grad_at_zero)
         except SolutionError as e:
-            shape = "×" in e.message
-            base.status, base.reason = ("wrong" if shape else "unjudged"), e.message
-            return base
+            return ("wrong" if "×" in e.message else "unjudged"), e.message, None
         if tuple(written.shape) != tuple(g.closed.shape):
-            base.status = "wrong"
-            base.reason = f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{f.name} is " \
-                          f"{g.closed.shape[0]}×{g.closed.shape[1]}"
-            return base
+            return "wrong", (f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{name} is "
+                             f"{g.closed.shape[0]}×{g.closed.shape[1]}"), None
         deltas = {d.delta[n]: _closed_delta(d, n) for n in d.order if n in d.delta_defs and n.name and not n.is_leaf
                   and n is not d.loss}
-        written = written.xreplace(deltas)
-        difference = self._counterexample(written, g.closed)
-        if difference is not None:
-            base.status, base.reason = "wrong", difference
-            diagnosis = self._formula_diagnosis(f.name, written)
-            base.diagnosis = diagnosis
-        return base
+        left = _Formula(written.xreplace(deltas))
+        difference = self._counterexample(name, left, self.closed[name])
+        if difference is None:
+            return "correct", None, None
+        for code, detail, mutated in self.mutations[name]:
+            if self._counterexample(name, left, mutated) is None:
+                expected = str(sp.Rational(self.model.relu_grad_at_zero))
+                return "wrong", difference, {"code": code, "message": mistakes.message(code, detail, expected)}
+        return "wrong", difference, None
 
-    def _points(self, count=8):
-        """The exercise's first step, then random points: parameters moved by up to ±0.3 (half of
-        them) and by up to ±2 (the other half, so that relu units switch on and off)."""
-        rng = random.Random(0)
-        env = {p.name: to_mp(p.value) for p in self.model.params}
-        env.update(self._data(self.history[0]) if self.history else {})
-        yield env
-        for k in range(count):
-            spread = 0.3 if k % 2 == 0 else 2.0
-            moved = dict(env)
-            for p in self.model.params:
-                moved[p.name] = np.array([[v + mpmath.mpf(rng.uniform(-spread, spread)) for v in row]
-                                          for row in env[p.name]], dtype=object)
-            yield moved
+    def _points(self) -> list[tuple[str, dict]]:
+        """Where formulas are compared: the exercise's first step, then random points with the
+        parameters moved by up to ±0.3 and by up to ±2 (so that relu units switch on and off)."""
+        if self._point_envs is None:
+            rng = random.Random(0)
+            env = {p.name: to_mp(p.value) for p in self.model.params}
+            env.update(self._data(self.history[0]) if self.history else {})
+            points = [("at the exercise's initial values", env)]
+            for k in range(8):
+                spread = 0.3 if k % 2 == 0 else 2.0
+                moved = dict(env)
+                for p in self.model.params:
+                    moved[p.name] = np.array([[v + mpmath.mpf(rng.uniform(-spread, spread)) for v in row]
+                                              for row in env[p.name]], dtype=object)
+                points.append((f"at a random point (parameters moved by up to ±{spread})", moved))
+            self._point_envs = [(where, self._full_env(e)) for where, e in points]
+        return self._point_envs
 
     def _full_env(self, env: dict) -> dict:
         env = dict(env)
@@ -385,22 +397,13 @@ class Checker:
             env[node.name] = self.forward[node.name](env)
         return env
 
-    def _counterexample(self, written, closed) -> str | None:
-        left, right = _Formula(written), _Formula(closed)
-        for env in self._points():
-            env = self._full_env(env)
+    def _counterexample(self, name: str, left: _Formula, right: _Formula) -> str | None:
+        for where, env in self._points():
             a, b = left(env), right(env)
             for (i, j), value in np.ndenumerate(b):
                 if abs(a[i, j] - value) > SAME * (1 + abs(value)):
-                    return (f"differs from ∂L/∂ at entry [{i}, {j}]: the formula gives {number(a[i, j], 6)}, "
-                            f"the gradient is {number(value, 6)}")
-        return None
-
-    def _formula_diagnosis(self, name, written) -> dict | None:
-        for code, detail, formula in self.mutations[name]:
-            if self._counterexample(written, formula.expr) is None:
-                return {"code": code, "message": mistakes.message(code, detail,
-                                                                  str(sp.Rational(self.model.relu_grad_at_zero)))}
+                    return (f"differs from ∂L/∂{name} {where}: entry [{i}, {j}] is {number(a[i, j], 6)} by the "
+                            f"formula, {number(value, 6)} by the derivation")
         return None
 
 
@@ -413,9 +416,11 @@ class _Replay:
         self.first_wrong: list[str] = []
         self.rounding: dict = {}
         self.params_rounding: dict = {}
+        self._widenings: dict = {}
 
     def step(self, r, env: dict, used: dict, previous: dict) -> None:
         self.r, self.env, self.used, self.previous = r, env, used, previous
+        self._widenings: dict = {}
         self.rounding = {("env", k): v for k, v in self.params_rounding.items() if v is not None}
 
     def widening(self, formula, index) -> mpmath.mpf:
@@ -425,18 +430,21 @@ class _Replay:
             r_g = self.rounding.get(("grads", formula.name_of_param), None)
             i, j = index
             return (r_p[i, j] if r_p is not None else 0) + abs(formula.lr) * (r_g[i, j] if r_g is not None else 0)
-        base = formula(self.env)[index]
-        total = mpmath.mpf(0)
-        for name in formula.names:
-            half = self.rounding.get(("env", name))
-            if half is None:
-                continue
-            for (a, b), h in np.ndenumerate(half):
-                if h:
-                    moved = np.array(self.env[name], dtype=object, copy=True)
-                    moved[a, b] += h
-                    total += abs(formula({**self.env, name: moved})[index] - base)
-        return total
+        key = id(formula)
+        if key not in self._widenings:  # one pass per tensor: each written input entry moved once
+            base = formula(self.env)
+            total = np.full(base.shape, mpmath.mpf(0), dtype=object)
+            for name in formula.names:
+                half = self.rounding.get(("env", name))
+                if half is None:
+                    continue
+                for (a, b), h in np.ndenumerate(half):
+                    if h:
+                        moved = np.array(self.env[name], dtype=object, copy=True)
+                        moved[a, b] += h
+                        total = total + np.abs(formula({**self.env, name: moved}) - base)
+            self._widenings[key] = (formula, total)  # the formula is kept so that its id stays unique
+        return self._widenings[key][1][index]
 
 
 class _Update:
