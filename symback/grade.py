@@ -19,6 +19,7 @@ epoch; where they wrote nothing, the value those give), and each written entry i
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -246,17 +247,22 @@ class Checker:
                 follows = abs(w - carried) <= tol + widening
                 if follows and (clean or abs(carried - true) <= tol + widening):
                     status = "correct"  # what the author's inputs give, and they are right to their digits
-                elif follows:
-                    status = "carried"  # wrong only because of an earlier mistake
+                elif follows and replay.plausible:
+                    status = "carried"  # wrong only because of an earlier (plausible) mistake
                 else:
                     status = "wrong"
             judged = Judged(replay.r.epoch, replay.r.sample, section, name, [i, j], float(w), float(true), status,
                             item.text, item.line, item.column)
             if status == "carried":
-                judged.carried_from = replay.first_wrong[0]
+                judged.carried_from = replay.plausible[0]
             if status == "wrong":
                 judged.diagnosis = self._diagnose(replay, section, name, formula, (i, j), w, tol, carried)
                 replay.first_wrong.append(judged.label())
+                if follows_anyway := (abs(w - carried) <= tol + replay.widening(formula, index)):
+                    judged.reason = (f"follows from your {replay.first_wrong[0]}, which is too far off to be a "
+                                     "slip: not credited")
+                if not follows_anyway and _plausible(w, true, judged.diagnosis):
+                    replay.plausible.append(judged.label())
             replay.judged.append(judged)
             believed[i, j] = w
             rounding[i, j] = tol
@@ -414,6 +420,7 @@ class _Replay:
         self.written = written
         self.judged: list[Judged] = []
         self.first_wrong: list[str] = []
+        self.plausible: list[str] = []  # wrong values that later values may be carried from
         self.rounding: dict = {}
         self.params_rounding: dict = {}
         self._widenings: dict = {}
@@ -485,6 +492,19 @@ def _mp_sqrt(x):
     return mpmath.sqrt(x)
 
 
+def _plausible(w, true, diagnosis) -> bool:
+    """A wrong value that later work may build on: a named mistake, or within a factor 10 of the truth.
+
+    This keeps a solution from writing nonsense once and then collecting "carried" for
+    everything computed from it.
+    """
+    if diagnosis is not None:
+        return True
+    if true == 0:
+        return abs(w) <= 1
+    return mpmath.mpf("0.1") <= abs(w / true) <= 10
+
+
 def _slip(w, carried) -> bool:
     """A slip in the numbers: a sign, a power of ten, or within 10 % of the right value."""
     if carried == 0:
@@ -504,3 +524,19 @@ def check(model, *paths):
     checker = Checker(model)
     results = [checker.check_file(p) for p in paths]
     return results[0] if len(paths) == 1 else results
+
+
+def feedback_context(result: FileResult, digits: int) -> dict:
+    """What a student's feedback report shows (templates ``feedback.md.j2``, ``feedback.tex.j2``)."""
+    def row(j: Judged) -> dict:
+        expected = j.expected if isinstance(j.expected, str) or j.expected is None else number(j.expected, digits + 2)
+        note = j.diagnosis["message"] if j.diagnosis else (
+            f"consistent with your {j.carried_from}" if j.carried_from else (j.reason or ""))
+        return {"label": j.label(), "text": j.text, "expected_text": expected, "status": j.status, "note": note,
+                "diagnosis": j.diagnosis}
+
+    first = result.first_mistake
+    counts = {s: sum(1 for j in result.items if j.status == s) for s in ("correct", "carried", "wrong", "unjudged")}
+    return {"title": f"Feedback on {Path(result.file).name}", "file": result.file, "verdict": result.verdict,
+            "error": result.error, "first": row(first) if first else None, "counts": counts,
+            "items": [row(j) for j in result.items]}

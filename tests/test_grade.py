@@ -237,3 +237,13 @@ def test_equivalent_formulas_are_accepted(checker, seed, name, formula):
 def test_wrong_formulas_are_caught_with_a_counterexample(checker, seed, name, formula, reason):
     result = grade(checker, seed, f'formulas:\n  {name}: "{formula}"\n')
     assert result.items[0].status == "wrong" and reason in result.items[0].reason
+
+
+def test_nonsense_early_is_not_a_licence_for_carried_values(checker, seed):
+    # out = 5000 is no slip; the loss "computed from it" is not credited
+    result = grade(checker, seed, "epochs:\n  1:\n    forward: {out: 5000, loss: 12470018}\n")
+    assert [j.status for j in result.items] == ["wrong", "wrong"]
+    assert "not credited" in result.items[1].reason
+    # a plausible slip is: out = 5.1 (within a factor 10), loss (5.1 − 6)²/2 = 0.405 carried
+    result = grade(checker, seed, "epochs:\n  1:\n    forward: {out: 5.1, loss: 0.405}\n")
+    assert [j.status for j in result.items] == ["wrong", "carried"]

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import OptionError
-from ..grade import Checker, FileResult
+from ..grade import Checker, FileResult, feedback_context
 from ..loader import load
 from ..result import write_atomic
 
@@ -33,6 +33,13 @@ def check(
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here (one test per value).")] = None,
     jobs: Annotated[int | None, typer.Option(help="Worker processes. Default: all cores.")] = None,
     model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
+    feedback: Annotated[
+        Path | None, typer.Option(help="Write a feedback report per solution here (<name>.feedback.md).")
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="With --feedback: also .tex and .pdf (needs TeX).")] = False,
+    templates: Annotated[
+        Path | None, typer.Option(help="Folder of your own templates (markdown/, latex/), searched first.")
+    ] = None,
 ) -> None:
     """Check hand-written solutions: find the first wrong step, carry errors forward, name the mistake.
 
@@ -56,6 +63,8 @@ def check(
 
     if junit is not None:
         write_atomic(junit, junit_xml(results))
+    if feedback is not None:
+        _feedback(results, feedback, model.digits, pdf, templates)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(results):
             typer.echo(line)
@@ -69,6 +78,21 @@ def check(
         raise typer.Exit(2)
     if any(r.verdict == "mistakes" for r in results):
         raise typer.Exit(1)
+
+
+def _feedback(results: list[FileResult], folder: Path, digits: int, pdf: bool, templates: Path | None) -> None:
+    from .. import exporters
+
+    files: dict[str, str | bytes] = {}
+    for r in results:
+        stem = Path(r.file).stem + ".feedback"
+        context = feedback_context(r, digits)
+        files[f"{stem}.md"] = exporters.markdown_files("feedback", context, templates)["feedback.md"]
+        if pdf:
+            tex = exporters.latex_file("feedback", context, templates)["feedback.tex"]
+            files[f"{stem}.tex"] = tex
+            files[f"{stem}.pdf"] = exporters.pdf_file("feedback", tex)["feedback.pdf"]
+    exporters.write_files(folder, files)
 
 
 def _grade(path: str) -> FileResult:

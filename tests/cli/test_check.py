@@ -116,3 +116,22 @@ def test_a_100_megabyte_file_is_refused_without_reading_it(tmp_path):
 def test_bad_model_file_is_exit_2(tmp_path):
     r = run("check", tmp_path / "missing.py", EXAMPLES / "seed_solution.yaml", cwd=tmp_path)
     assert r.returncode == 2 and "no such model file" in r.stderr
+
+
+def test_feedback_report_for_the_student(tmp_path):
+    r = run("check", SEED, EXAMPLES / "seed_mistakes.yaml", EXAMPLES / "seed_solution.yaml", "--feedback", "fb",
+            cwd=tmp_path)
+    assert r.returncode == 1
+    bad = (tmp_path / "fb" / "seed_mistakes.feedback.md").read_text()
+    assert "**First mistake:** epoch 1 grads w1\\[0, 0\\] — you wrote `7.3132`, the value is -0.0273329." in bad
+    assert "**Likely cause** [collapsed-elementwise]" in bad
+    assert "| epoch 1 updated w1\\[0, 0\\] | `0.569` | 1.30273 | carried | consistent with your epoch 1 grads" in bad
+    good = (tmp_path / "fb" / "seed_solution.feedback.md").read_text()
+    assert "**Every value you wrote is correct**" in good
+
+
+def test_pre_commit_hook_definition():
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "symback-check" and hook["entry"] == "symback check" and hook["pass_filenames"]
