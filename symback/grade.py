@@ -19,9 +19,9 @@ epoch; where they wrote nothing, the value those give), and each written entry i
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 
 import mpmath
 import numpy as np
