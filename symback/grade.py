@@ -28,9 +28,10 @@ import numpy as np
 import sympy as sp
 
 from . import mistakes
-from .arith import parse_formula, parse_value
+from .arith import parse_value
 from .errors import SolutionError, SymbackError
 from .formatting import number
+from .formula import parse_formula
 from .numeric import _NAMESPACES, DIGITS, MPMATH, to_mp
 from .optim import OPTIMIZERS
 from .printing import ProgramPrinter
