@@ -29,17 +29,16 @@ import sympy as sp
 
 from . import mistakes
 from .arith import parse_value
+from .diagnose import SAME, _plausible, diagnose
 from .errors import SolutionError, SymbackError
 from .formatting import number
 from .formula import parse_formula
-from .numeric import _NAMESPACES, DIGITS, MPMATH, to_mp
+from .numeric import _NAMESPACES, DIGITS, MPMATH, mp_sqrt, to_mp
 from .optim import OPTIMIZERS
 from .printing import ProgramPrinter
 from .solution import Solution, load_solution
 
 SECTIONS = ("forward", "grads", "updated")
-#: relative agreement of two 50-digit values that are "the same"
-SAME = mpmath.mpf(10) ** -(DIGITS - 15)
 
 
 @dataclass
@@ -257,7 +256,7 @@ class Checker:
             if status == "carried":
                 judged.carried_from = replay.plausible[0]
             if status == "wrong":
-                judged.diagnosis = self._diagnose(replay, section, name, formula, (i, j), w, tol, carried)
+                judged.diagnosis = diagnose(self, replay, section, name, formula, (i, j), w, tol, carried)
                 replay.first_wrong.append(judged.label())
                 if follows_anyway := (abs(w - carried) <= tol + replay.widening(formula, index)):
                     judged.reason = (f"follows from your {replay.first_wrong[0]}, which is too far off to be a "
@@ -273,77 +272,6 @@ class Checker:
         return believed
 
     # -- diagnosis -------------------------------------------------------------------
-    def _diagnose(self, replay, section, name, formula, index, w, tol, carried) -> dict | None:
-        i, j = index
-        digits = self.model.digits
-        env = replay.env
-
-        def hit(value, f=None) -> bool:
-            slack = tol + abs(value) * SAME
-            if abs(w - value) <= slack:
-                return True
-            return f is not None and abs(w - value) <= slack + replay.widening(f, index)
-
-        def found(code, detail="", expected=""):
-            return {"code": code, "message": mistakes.message(code, detail, expected)}
-
-        if section == "grads":
-            # the mistake that reproduces the most of what the author wrote in this tensor (an entry
-            # alone can be ambiguous: 1 − h² ≈ 2(1 − h) near h = 1 looks like a missing ½)
-            entries = replay.written[(replay.r.epoch, replay.r.sample, section, name)]
-            best, best_count = None, 0
-            for code, detail, mutated in self.mutations[name]:
-                try:
-                    values = mutated(env)
-                except (ZeroDivisionError, ValueError, TypeError):
-                    continue
-                if not hit(values[i, j], mutated):
-                    continue
-                # the other entries, to about their written digits (the rounding of the inputs aside)
-                count = 1 + sum(abs(e.value - values[k]) <= e.rounding(self.exact_constants) + abs(values[k]) / 1000
-                                for k, (_, e) in entries.items() if k != (i, j))
-                if count > best_count:
-                    best, best_count = (code, detail), count
-            if best is not None:
-                return found(*best, str(sp.Rational(self.model.relu_grad_at_zero)))
-            stale_env = {**env, **{p: replay.previous[p] for p in self.trainable}}
-            if hit(formula(stale_env)[i, j]) and not hit(carried):
-                return found("stale-parameters", "the gradient was computed with the previous epoch's parameters")
-        elif section == "updated":
-            p, g = formula.param[i, j], formula.grad[i, j]
-            slack = replay.widening(formula, index)
-            with mpmath.workdps(DIGITS):
-                step = carried - p
-
-                def near(value):
-                    return abs(w - value) <= tol + slack + abs(value) * SAME
-
-                if near(p - step):
-                    return found("update-sign")
-                for factor, what in ((1 / self.lr, "η = 1"), (10, "10 η"), (mpmath.mpf(1) / 10, "η/10"),
-                                     (2, "2 η"), (mpmath.mpf(1) / 2, "η/2")):
-                    if near(p + step * factor):
-                        return found("learning-rate", what, number(self.lr, digits))
-                if near(replay.previous[name][i, j] + step) and not near(carried):
-                    return found("stale-parameters", "the update was applied to the previous epoch's parameters "
-                                 "instead of the ones used in this epoch")
-                if near(p - self.lr * 2 * g) or near(p - self.lr * g / 2):
-                    return found("missing-half")
-        elif section == "forward":
-            node = self.model.tensor(name)
-            if node.op == "apply" and node.args[0].name and hit(env[node.args[0].name][i, j]):
-                return found("pre-post-activation", f"{name} is {node.attrs['fn']}({node.args[0].name}): "
-                             f"the activation was not applied")
-            stale_env = {**env, **{p: replay.previous[p] for p in self.trainable}}
-            if hit(formula(stale_env)[i, j], formula) and not hit(carried, formula):
-                return found("stale-parameters", "the forward pass used the previous epoch's parameters instead "
-                             "of the updated ones")
-            if node is self.model.loss and (hit(2 * carried) or hit(carried / 2)):
-                return found("missing-half")
-        if _slip(w, carried):
-            return found("arithmetic", expected=number(carried, digits))
-        return None
-
     # -- formulas --------------------------------------------------------------------
     def _formula(self, f) -> Judged:
         g = self.derivation.gradients[f.name]
@@ -463,7 +391,7 @@ class _Update:
         self.name_of_param = name
         self.state_after = dict(state)
         with mpmath.workdps(DIGITS):
-            self.value = optimizer.step(param, grad, self.state_after, _mp_sqrt)
+            self.value = optimizer.step(param, grad, self.state_after, mp_sqrt)
 
     def __call__(self, env) -> np.ndarray:
         return self.value
@@ -486,37 +414,6 @@ def _text(e) -> str:
 
     return code(e)
 
-
-def _mp_sqrt(x):
-    if isinstance(x, np.ndarray):
-        return np.asarray(np.frompyfunc(mpmath.sqrt, 1, 1)(x), dtype=object)
-    return mpmath.sqrt(x)
-
-
-def _plausible(w, true, diagnosis) -> bool:
-    """A wrong value that later work may build on: a named mistake, or within a factor 10 of the truth.
-
-    This keeps a solution from writing nonsense once and then collecting "carried" for
-    everything computed from it.
-    """
-    if diagnosis is not None:
-        return True
-    if true == 0:
-        return abs(w) <= 1
-    return mpmath.mpf("0.1") <= abs(w / true) <= 10
-
-
-def _slip(w, carried) -> bool:
-    """A slip in the numbers: a sign, a power of ten, or within 10 % of the right value."""
-    if carried == 0:
-        return abs(w) < mpmath.mpf("1e-3")
-    ratio = w / carried
-    if abs(ratio + 1) < mpmath.mpf("1e-3"):
-        return True
-    for k in range(-3, 4):
-        if k and abs(ratio - mpmath.mpf(10) ** k) < mpmath.mpf(10) ** k * mpmath.mpf("1e-3"):
-            return True
-    return abs(ratio - 1) < mpmath.mpf("0.1")
 
 
 def check(model, *paths):

@@ -166,7 +166,8 @@ class Program:
     def _call(self, functions: dict, leaf_values: list, precision: str):
         if precision == MPMATH:
             with mpmath.workdps(DIGITS):
-                return functions[MPMATH](*[to_mp(v) for v in leaf_values])
+                out = functions[MPMATH](*[to_mp(v) for v in leaf_values])
+            return [snap_zero(v) for v in out] if isinstance(out, (list, tuple)) else snap_zero(out)
         with np.errstate(all="ignore"):
             return functions[FLOAT64](*[np.asarray(v, dtype=np.float64) for v in leaf_values])
 
@@ -182,6 +183,29 @@ def to_mp(value) -> np.ndarray:
          for row in value.tolist()],
         dtype=object,
     )
+
+
+def snap_zero(value):
+    """A high-precision result with every entry within ZERO_TOLERANCE of 0 set to exactly 0.
+
+    Exact inputs such as 0.3 carry a rounding of 1e-50 at DIGITS digits, so a quantity that is
+    exactly 0 (tanh of a pre-activation 0.3 - 0.3) comes out as 1.6e-50; the relu sign test
+    already treats such a value as 0, and so do the reports.
+    """
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return np.asarray(np.frompyfunc(_snap, 1, 1)(value), dtype=object)
+    return _snap(value)
+
+
+def _snap(v):
+    return mpmath.mpf(0) if isinstance(v, mpmath.mpf) and abs(v) <= ZERO_TOLERANCE else v
+
+
+def mp_sqrt(x):
+    """Square root of an mpmath number or of an object array of them (Adam's update)."""
+    if isinstance(x, np.ndarray):
+        return np.asarray(np.frompyfunc(mpmath.sqrt, 1, 1)(x), dtype=object)
+    return mpmath.sqrt(x)
 
 
 def to_float(value) -> np.ndarray:

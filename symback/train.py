@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 from .graph import Tensor
-from .numeric import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float, to_mp
+from .numeric import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, mp_sqrt, to_float, to_mp
 from .optim import OPTIMIZERS
 
 #: steps computed at high precision and kept in full
@@ -56,11 +56,6 @@ class History:
         return len(self.steps) < len(self.losses)
 
 
-def _mp_sqrt(x):
-    if isinstance(x, np.ndarray):
-        return np.asarray(np.frompyfunc(mpmath.sqrt, 1, 1)(x), dtype=object)
-    return mpmath.sqrt(x)
-
 
 def _number(x, precision):
     x = sp.Rational(x)
@@ -92,7 +87,7 @@ def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[l
     program = model.program
     leaves = program.leaves
     convert = to_mp if precision == MPMATH else (lambda v: np.array(v, dtype=np.float64))
-    sqrt = _mp_sqrt if precision == MPMATH else np.sqrt
+    sqrt = mp_sqrt if precision == MPMATH else np.sqrt
     current = {leaf: convert(leaf.value) for leaf in leaves}
     trainable = program.trainable
     options = {k: _number(getattr(model, k), precision) for k in ("beta", "beta1", "beta2", "eps")}

@@ -58,7 +58,8 @@ def test_no_variant_is_degenerate_by_pytorch(thirty):
 def _close(written, exact, digits=4):
     """``written`` is ``exact`` rounded to ``digits`` significant digits (half a unit, plus float64 slack)."""
     unit = 10.0 ** (np.floor(np.log10(abs(exact))) - digits + 1) if exact else 0
-    return abs(written - exact) <= unit / 2 * (1 + 1e-9) + 1e-15
+    # float64 slack: PyTorch computes an exact 0 from O(1) terms as a few ulps (1.3e-15 in variant 12)
+    return abs(written - exact) <= unit / 2 * (1 + 1e-9) + 1e-13
 
 
 def test_each_answers_file_matches_pytorch(thirty):
