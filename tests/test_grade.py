@@ -226,6 +226,15 @@ def test_missing_transpose(tmp_path):
 def test_equivalent_formulas_are_accepted(checker, seed, name, formula):
     result = grade(checker, seed, f'formulas:\n  {name}: "{formula}"\n')
     assert result.items[0].status == "correct", result.items[0].reason
+    # each of these is a polynomial identity in the named quantities (h = tanh(u1) where needed): proven
+    assert result.items[0].reason == "equal exactly (SymPy)"
+
+
+def test_an_identity_expand_cannot_prove_is_accepted_at_random_points(checker, seed):
+    # tanh(u) = 2 sigmoid(2u) - 1 holds, but not as a polynomial identity: judged at the points only
+    result = grade(checker, seed, 'formulas:\n  w2: "(out - 6) * step(z) * (2 * sigmoid(2 * u1) - 1)"\n')
+    assert result.items[0].status == "correct"
+    assert result.items[0].reason.startswith("equal at all 9 points")
 
 
 @pytest.mark.parametrize(("name", "formula", "reason"), [
