@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from .explicit import tree_size
 from .expr import ONE, Broadcast, Grad, add
 from .graph import Tensor, topological_order
 from .rules import Context, rule_for, rule_key
 
-#: substituted closed forms longer than this (SymPy operation count) are not displayed
-SUBSTITUTED_LIMIT = 400
+#: substituted closed forms longer than this (nodes of the expression tree) are not displayed
+SUBSTITUTED_LIMIT = 2_500
 
 
 @dataclass
@@ -146,7 +147,11 @@ def _explain(d: Derivation, via: dict) -> None:
             formula = tidy(d.delta_defs[node].xreplace(fold))
             steps[node] = Step(node, formula, rules_into(node))
 
-    named_delta = {d.delta[n]: s.formula for n, s in steps.items()}
+    # every δ written out down to the loss: consumers come first in ``steps`` (reverse order), so
+    # one substitution per node suffices (substituting to a fixed point per parameter was cubic in depth)
+    closed_delta: dict = {}
+    for n, st in steps.items():
+        closed_delta[d.delta[n]] = st.formula.xreplace(closed_delta)
     forward_named = {}
     for node in d.order:
         if node in d.forward_defs:
@@ -155,23 +160,27 @@ def _explain(d: Derivation, via: dict) -> None:
     for p in d.trainable:
         if p not in steps:
             continue
-        chain = [s for n, s in steps.items() if _feeds(p, n) and n is not p]
-        closed = steps[p].formula
-        for _ in range(len(d.order) + 1):
-            expanded = closed.xreplace(named_delta)
-            if expanded == closed:
-                break
-            closed = expanded
-        closed = tidy(closed)
-        substituted = tidy(closed.xreplace(forward_named))
-        if sp.count_ops(substituted) > SUBSTITUTED_LIMIT:
+        reached = _reached_from(p, via)
+        chain = [s for n, s in steps.items() if n in reached and n is not p]
+        closed = tidy(closed_delta[d.delta[p]])
+        substituted = closed.xreplace(forward_named)
+        # measured as a tree (count_ops took seconds at depth 32), and before tidy, the costly part
+        substituted = tidy(substituted) if tree_size(substituted) <= SUBSTITUTED_LIMIT else None
+        if substituted is not None and tree_size(substituted) > SUBSTITUTED_LIMIT:
             substituted = None
         d.gradients[p.name] = Gradient(p, chain + [steps[p]], steps[p].formula, closed, substituted)
 
 
-def _feeds(p: Tensor, node: Tensor) -> bool:
-    """Does ``p`` reach ``node``?"""
-    return any(a is p for a in topological_order(node))
+def _reached_from(p: Tensor, via: dict) -> set[Tensor]:
+    """Every node that ``p`` feeds, through its consumers."""
+    reached, stack = set(), [p]
+    while stack:
+        node = stack.pop()
+        for consumer, _ in via.get(node, []):
+            if consumer not in reached:
+                reached.add(consumer)
+                stack.append(consumer)
+    return reached
 
 
 def tidy(e: sp.MatrixExpr) -> sp.MatrixExpr:

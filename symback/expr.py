@@ -14,6 +14,8 @@ write them, and never change a value.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import sympy as sp
 from sympy import Heaviside, Integer, Max, exp, log, tanh
 from sympy.core.symbol import Str
@@ -67,8 +69,8 @@ class Apply(MatrixExpr):
     def params(self):
         return self.args[2:]
 
-    @property
-    def shape(self):
+    @cached_property
+    def shape(self):  # cached: a chain's shapes are otherwise recomputed down to the leaves (quadratic)
         return self.arg.shape
 
     def _entry(self, i, j, **kwargs):
@@ -112,7 +114,7 @@ class Reduce(MatrixExpr):
     def axis(self) -> int:
         return int(self.args[1])
 
-    @property
+    @cached_property
     def shape(self):
         r, c = self.arg.shape
         return {0: (Integer(1), c), 1: (r, Integer(1)), ALL: (Integer(1), Integer(1))}[self.axis]
@@ -140,7 +142,7 @@ class _Normalise(MatrixExpr):
     def axis(self) -> int:
         return int(self.args[1])
 
-    @property
+    @cached_property
     def shape(self):
         return self.arg.shape
 

@@ -1,11 +1,13 @@
 """Three independent checks of every gradient.
 
 1. **Matrix form**: the derivation's program, evaluated at 50 digits.
-2. **Elementwise**: SymPy's own ``diff`` of the scalar loss with respect to each scalar
-   entry — no rule of symback's is involved.  Where the expansion is small the difference
-   is proved zero symbolically (``exact``); where simplification is inconclusive or the
-   expansion is large, both are compared at random points to 50 digits
-   (``random points``); a model too large to expand is ``skipped`` with the reason.
+2. **Elementwise**: SymPy's own ``diff`` of scalars — no rule of symback's is involved.
+   A small model's whole scalar loss is differentiated by each entry and the difference with
+   the matrix form proved zero symbolically (``exact``), or, where the proof is inconclusive,
+   compared at random points to 50 digits (``random points``).  A larger model is checked
+   ``node by node``: each node's entries are differentiated by its operands' entries and
+   chained at 50 digits (linear in depth, every entry).  A model too large to expand is
+   ``skipped`` with the reason.
 3. **Finite differences**: central differences of the float64 loss.  An entry whose
    perturbation crosses a relu kink is labelled ``kink``, not judged.
 
@@ -23,22 +25,19 @@ import sympy as sp
 
 from .explicit import explicit, tree_size
 from .expr import KINKED
-from .numeric import DIGITS, FLOAT64, MPMATH, to_float
+from .numeric import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float
 
 #: at most this many trainable scalar entries are expanded symbolically
 EXACT_ENTRIES = 64
-#: largest loss expression (tree nodes) that is differentiated and simplified exactly
-EXACT_TREE = 20_000
-#: largest difference handed to sympy.simplify (slow when the difference is not zero)
-SIMPLIFY_TREE = 300
+#: largest whole loss (tree nodes over the shared DAG) differentiated as one expression; larger
+#: models are checked node by node
+WHOLE_TREE = 200
+#: largest difference whose zero is proved (expand, then cancel with exponentials as symbols)
+PROOF_TREE = 5_000
 #: largest forward expansion (scalar multiply-adds) attempted at all
 EXPANSION_LIMIT = 50_000
-#: largest univariate expression differentiated at a random point
-POINT_TREE = 300_000
-#: entries checked per parameter when checking at random points or by finite differences
+#: entries checked per parameter by finite differences
 SAMPLED_ENTRIES = 12
-#: entries per parameter differentiated univariately at a point (each costs ~1 s at depth 8)
-POINT_ENTRIES = 2
 #: agreement of two 50-digit values
 AGREE = mpmath.mpf(10) ** -(DIGITS - 20)
 #: finite-difference relative error that passes
@@ -57,7 +56,7 @@ class ParamCheck:
     name: str
     matrix: np.ndarray  # mp values at the first step
     elementwise: np.ndarray | None  # mp values from SymPy diff (None: skipped)
-    elementwise_method: str  # exact | random points | skipped
+    elementwise_method: str  # exact | random points | node by node | skipped
     elementwise_ok: bool | None
     fd: np.ndarray  # float64 central differences (NaN where not computed)
     fd_max_rel_err: float | None
@@ -107,7 +106,7 @@ def verify(model) -> Verification:
             m.matrix = float(matrix[m.index])
         checks[p.name] = ParamCheck(
             p.name, matrix, e_values, e_method, e_ok, fd_values, fd_err,
-            None if fd_err is None else fd_err <= FD_TOLERANCE, kinks, mismatches, reason,
+            None if fd_err is None else bool(fd_err <= FD_TOLERANCE), kinks, mismatches, reason,
         )
     return Verification(checks)
 
@@ -147,55 +146,67 @@ def _is_zero(e) -> bool:
     e = _normalise_kinks(e)
     if e == 0:
         return True
-    size = tree_size(e)
-    if size > EXACT_TREE:
+    if tree_size(e) > PROOF_TREE:
         return False
-    # simplify() can take minutes on a wrong (non-zero) difference: only for small ones
-    for simplify in (sp.expand, sp.cancel) + ((sp.simplify,) if size <= SIMPLIFY_TREE else ()):
+    # expand settles polynomials in tanh; sigmoid and softmax need cancel, which is fast once each
+    # exponential is a symbol (exp(-a) its reciprocal) and slow (seconds) otherwise
+    provers = (sp.expand, lambda x: sp.cancel(_exponentials_as_symbols(x)))
+    for prove in provers[::-1] if e.has(sp.exp) else provers:
         try:
-            if simplify(e) == 0:
+            if prove(e) == 0:
                 return True
         except (sp.PolynomialError, TypeError, ValueError):
             continue
     return False
 
 
+def _exponentials_as_symbols(e):
+    table: dict = {}
+
+    def symbol(x):
+        a = x.args[0]
+        negative = a.could_extract_minus_sign()
+        s = table.setdefault(-a if negative else a, sp.Dummy(f"E{len(table)}", positive=True))
+        return 1 / s if negative else s
+
+    return e.replace(lambda x: isinstance(x, sp.exp), symbol)
+
+
 def _elementwise(model, d, leaf_values, program_grads) -> dict:
     trainable = model.trainable
     entries = sum(p.shape[0] * p.shape[1] for p in trainable)
     cost = _expansion_cost(d)
-    result = {}
     if cost > EXPANSION_LIMIT:
         reason = (f"the model is too large to expand elementwise ({cost:,} scalar operations > {EXPANSION_LIMIT:,})")
-        for p in trainable:
-            result[p] = ("skipped", None, None, reason, [])
-        return result
+        return {p: ("skipped", None, None, reason, []) for p in trainable}
+    if entries <= EXACT_ENTRIES:
+        symbols = {p: sp.ImmutableMatrix(p.shape[0], p.shape[1],
+                                         lambda i, j, p=p: sp.Symbol(f"{p.name}_{i}{j}", real=True)) for p in trainable}
+        exact_values = dict(zip(model.program.leaves, (_exact_matrix(v) for v in leaf_values)))
+        env = {d.value[leaf]: symbols.get(leaf, exact_values[leaf]) for leaf in model.program.leaves}
+        forward = _forward(d, env)
+        loss = forward[d.value[d.loss]][0, 0]
+        if tree_size(loss) <= WHOLE_TREE:
+            return _whole_loss(d, trainable, symbols, exact_values, forward, loss)
+    return _node_by_node(model, d, leaf_values, program_grads)
 
-    symbols = {p: sp.ImmutableMatrix(p.shape[0], p.shape[1], lambda i, j, p=p: sp.Symbol(f"{p.name}_{i}{j}", real=True))
-               for p in trainable}
-    exact_values = dict(zip(model.program.leaves, (_exact_matrix(v) for v in leaf_values)))
+
+def _whole_loss(d, trainable, symbols, exact_values, forward, loss) -> dict:
+    """SymPy's ``diff`` of the whole scalar loss by every entry; the difference with the matrix
+    form proved zero (``exact``), else compared at random points near the point."""
     point = {symbols[p][i, j]: exact_values[p][i, j] for p in trainable
              for i in range(p.shape[0]) for j in range(p.shape[1])}
-
-    env = {d.value[leaf]: symbols.get(leaf, exact_values[leaf]) for leaf in model.program.leaves}
-    forward = _forward(d, env)
-    loss = forward[d.value[d.loss]][0, 0]
-    exact = entries <= EXACT_ENTRIES and tree_size(loss) <= EXACT_TREE
-    matrix_form = _backward(d, forward) if exact else {}
+    matrix_form = _backward(d, forward)
     rng = random.Random(0)
-
+    result = {}
     for p in trainable:
-        g = matrix_form.get(p)
+        g = matrix_form[p]
         rows, cols = p.shape
         values = np.full((rows, cols), None, dtype=object)
-        mismatches, method = [], "exact" if exact else "random points"
-        cells = [(i, j) for i in range(rows) for j in range(cols)]
-        if not exact:
-            cells = sorted(rng.sample(cells, min(POINT_ENTRIES, len(cells))))
-        for i, j in cells:
-            s = symbols[p][i, j]
-            if exact:
-                oracle = sp.diff(loss, s)
+        mismatches, method = [], "exact"
+        for i in range(rows):
+            for j in range(cols):
+                oracle = sp.diff(loss, symbols[p][i, j])
                 # a cheap numeric screen first: proving a non-zero difference zero can take minutes
                 if not _agree_at_random_points(g[i, j], oracle, point, rng, count=1):
                     mismatches.append(Mismatch((i, j), float("nan"), _value(oracle, point)))
@@ -203,27 +214,93 @@ def _elementwise(model, d, leaf_values, program_grads) -> dict:
                     method = "random points"
                     if not _agree_at_random_points(g[i, j], oracle, point, rng):
                         mismatches.append(Mismatch((i, j), float("nan"), _value(oracle, point)))
-                values[i, j] = sp.N(oracle.xreplace(point), DIGITS)
-            else:
-                others = {k: sp.Float(v, DIGITS) for k, v in point.items() if k != s}
-                uni_env = {d.value[leaf]: (symbols[leaf].xreplace(others) if leaf in symbols else exact_values[leaf])
-                           for leaf in model.program.leaves}
-                uni_loss = _forward(d, uni_env)[d.value[d.loss]][0, 0]
-                if tree_size(uni_loss) > POINT_TREE:
-                    reason = f"the loss of {p.name}[{i},{j}] expands to {tree_size(uni_loss):,} terms"
-                    result[p] = ("skipped", None, None, reason, [])
-                    break
-                oracle = sp.diff(uni_loss, s).xreplace({s: sp.Float(point[s], DIGITS)})
-                values[i, j] = sp.N(oracle, DIGITS)
-                mine = sp.Float(mpmath.nstr(program_grads[p][i, j], DIGITS), DIGITS)
-                if abs(mine - values[i, j]) > AGREE * max(1, abs(values[i, j])):
-                    mismatches.append(Mismatch((i, j), float("nan"), float(values[i, j])))
-        else:
-            mp_values = np.array([[mpmath.mpf(str(v)) if v is not None else mpmath.nan for v in row]
-                                  for row in values], dtype=object)
-            result[p] = (method, mp_values, not mismatches, "" if exact else
-                         f"{len(cells)} of {rows * cols} entries at {DIGITS}-digit points", mismatches)
+                values[i, j] = mpmath.mpf(str(sp.N(oracle.xreplace(point), DIGITS)))
+        result[p] = (method, values, not mismatches, "", mismatches)
     return result
+
+
+def _node_by_node(model, d, leaf_values, program_grads) -> dict:
+    """Reverse mode over scalars: every node's entries written out in its operands' entries,
+    SymPy's ``diff`` of each entry by each operand entry, chained at 50 digits.
+
+    No rule of symback's is involved (only each operation's scalar meaning), every entry of
+    every parameter is checked, and the cost is linear in the depth: no expression is ever
+    expanded through more than one node.  Relu arguments within ZERO_TOLERANCE of 0 are 0,
+    where relu′ takes the model's convention.
+    """
+    precision = DIGITS + 10
+    at_zero = sp.Rational(model.relu_grad_at_zero)
+    values: dict = {}  # node symbol -> explicit matrix of Floats
+    for leaf, v in zip(model.program.leaves, leaf_values):
+        m = _exact_matrix(v)
+        values[d.value[leaf]] = m.applyfunc(lambda x: sp.Float(x, precision))
+    local: dict = {}  # op node -> (entries in operand-entry symbols, operand-entry symbol -> (operand, i, j))
+    for node in d.order:
+        if node not in d.forward_defs:
+            continue
+        definition = d.forward_defs[node]
+        operands = sorted((m for m in definition.free_symbols if isinstance(m, sp.MatrixSymbol)), key=str)
+        env, where = {}, {}
+        for m in operands:
+            rows, cols = (int(k) for k in m.shape)
+            entry = sp.ImmutableMatrix(rows, cols, lambda i, j, m=m: sp.Dummy(f"{m.name}_{i}{j}"))
+            env[m] = entry
+            where.update({entry[i, j]: (m, i, j) for i in range(rows) for j in range(cols)})
+        entries = explicit(definition, env)
+        local[node] = (entries, where)
+        numbers = {s: values[m][i, j] for s, (m, i, j) in where.items()}
+        values[d.value[node]] = entries.applyfunc(lambda e, at=numbers: _snap(sp.sympify(e).xreplace(at).evalf(precision)))
+
+    adjoint = {d.value[d.loss]: sp.ones(1, 1)}
+    for node in reversed(d.order):
+        symbol = d.value[node]
+        if node not in local or symbol not in adjoint:
+            continue
+        entries, where = local[node]
+        numbers = {s: values[m][i, j] for s, (m, i, j) in where.items()}
+        upstream = adjoint[symbol]
+        for (i, j), weight in np.ndenumerate(np.array(upstream.tolist(), dtype=object)):
+            if weight == 0:
+                continue
+            for term in _terms(sp.sympify(entries[i, j])):
+                for s in term.free_symbols & where.keys():
+                    partial = _at_kinks(sp.diff(term, s), at_zero).xreplace(numbers)
+                    m, r, c = where[s]
+                    if m not in adjoint:
+                        adjoint[m] = sp.zeros(*(int(k) for k in m.shape))
+                    adjoint[m][r, c] += weight * partial.evalf(precision)
+
+    result = {}
+    for p in model.trainable:
+        rows, cols = p.shape
+        oracle = adjoint.get(d.value[p], sp.zeros(rows, cols))
+        found = np.array([[mpmath.mpf(str(sp.N(oracle[i, j], DIGITS))) for j in range(cols)] for i in range(rows)],
+                         dtype=object)
+        mismatches = [Mismatch((i, j), float("nan"), float(found[i, j])) for i in range(rows) for j in range(cols)
+                      if abs(program_grads[p][i, j] - found[i, j]) > AGREE * max(1, abs(found[i, j]))]
+        result[p] = ("node by node", found, not mismatches, f"all {rows * cols} entries, chained at {DIGITS} digits",
+                     mismatches)
+    return result
+
+
+def _terms(e) -> tuple:
+    """The summands of ``e`` (distributing a number over a sum): d/ds of a sum is the sum of the
+    d/ds of the summands that hold s, which keeps a k-term entry at O(k) work instead of O(k²)."""
+    coefficient, rest = e.as_coeff_Mul()
+    if isinstance(rest, sp.Add):
+        return tuple(coefficient * t for t in rest.args)
+    return sp.Add.make_args(e)
+
+
+def _at_kinks(e, at_zero):
+    """relu′ = Heaviside with the model's value at 0 (SymPy's default is 1/2)."""
+    if not e.has(sp.Heaviside):
+        return e
+    return e.replace(lambda a: isinstance(a, sp.Heaviside), lambda a: sp.Heaviside(a.args[0], at_zero))
+
+
+def _snap(v):
+    return sp.Integer(0) if v.is_Number and abs(v) <= ZERO_TOLERANCE else v
 
 
 def _forward(d, env: dict) -> dict:

@@ -1,0 +1,82 @@
+"""Model files the benchmarks run: tanh chains of 3×3 layers, one-hidden-layer MLPs of any width,
+and the 784-128-10 MLP with softmax cross-entropy.  Written as ordinary model files (what a
+user writes), with fixed pseudo-random values so every run measures the same model."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+
+def _matrix(rows: int, cols: int, rng: random.Random, scale: float = 0.5) -> list[list[float]]:
+    return [[round(rng.uniform(-scale, scale), 2) for _ in range(cols)] for _ in range(rows)]
+
+
+def chain_values(depth: int) -> dict[str, list]:
+    """The chain's data (x, y: 3×1 columns) and weights w1…w_depth (3×3), two decimals."""
+    rng = random.Random(depth)
+    values = {"x": [[0.5], [-0.3], [0.8]], "y": [[0.1], [0.2], [-0.1]]}
+    values.update({f"w{k}": _matrix(3, 3, rng) for k in range(1, depth + 1)})
+    return values
+
+
+def chain_source(depth: int) -> str:
+    """``depth`` layers h_k = tanh(w_k @ h_{k-1}) of 3×3, mean squared error (exact decimals)."""
+    values = chain_values(depth)
+    lines = ["from symback import Model, data, mean, param, tanh", "",
+             f"x = data({values['x']})", f"y = data({values['y']})", "h0 = x"]
+    for k in range(1, depth + 1):
+        lines.append(f"w{k} = param({values[f'w{k}']})")
+        lines.append(f"h{k} = tanh(w{k} @ h{k - 1})")
+    lines += [f"loss = mean((h{depth} - y) ** 2)", "", "model = Model(loss, lr=0.1, epochs=1)", ""]
+    return "\n".join(lines)
+
+
+def mlp_source(width: int, inputs: int = 2, outputs: int = 2) -> str:
+    """One hidden layer of ``width`` sigmoid units, float64 (NumPy) values, squared error."""
+    return "\n".join([
+        "import numpy as np",
+        "from symback import Model, data, param, sigmoid, sum",
+        "",
+        "rng = np.random.default_rng(0)",
+        f"x = data(rng.uniform(-1, 1, ({inputs}, 1)))",
+        f"y = data(rng.uniform(0, 1, ({outputs}, 1)))",
+        f"w1 = param(rng.uniform(-0.5, 0.5, ({width}, {inputs})))",
+        f"b1 = param(np.zeros(({width}, 1)))",
+        f"w2 = param(rng.uniform(-0.5, 0.5, ({outputs}, {width})))",
+        f"b2 = param(np.zeros(({outputs}, 1)))",
+        "h = sigmoid(w1 @ x + b1)",
+        "out = w2 @ h + b2",
+        "loss = sum((out - y) ** 2) / 2",
+        "",
+        "model = Model(loss, lr=0.1, epochs=1)",
+        "",
+    ])
+
+
+def mnist_source(batch: int = 64) -> str:
+    """784-128-10 relu MLP on a batch, softmax cross-entropy (float64 NumPy values)."""
+    return "\n".join([
+        "import numpy as np",
+        "from symback import Model, cross_entropy, data, param, relu",
+        "",
+        "rng = np.random.default_rng(0)",
+        f"X = data(rng.uniform(0, 1, ({batch}, 784)))",
+        f"Y = data(np.eye(10)[rng.integers(0, 10, {batch})])",
+        "W1 = param(rng.normal(0, 0.05, (784, 128)))",
+        "b1 = param(np.zeros((1, 128)))",
+        "W2 = param(rng.normal(0, 0.05, (128, 10)))",
+        "b2 = param(np.zeros((1, 10)))",
+        "H = relu(X @ W1 + b1)",
+        "logits = H @ W2 + b2",
+        "loss = cross_entropy(logits, Y)",
+        "",
+        "model = Model(loss, lr=0.1, epochs=1)",
+        "",
+    ])
+
+
+def write(folder: Path, name: str, source: str) -> Path:
+    path = Path(folder) / f"{name}.py"
+    path.write_text(source)
+    return path
