@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions import MatrixExpr
 
 from .derive import Derivation
 from .expr import Grad
@@ -34,7 +35,7 @@ ZERO_TOLERANCE = mpmath.mpf(10) ** -(DIGITS - 12)
 
 def _float_namespace() -> dict:
     def step(x, c):
-        return np.where(x > 0, 1.0, np.where(x < 0, 0.0, float(c)))
+        return np.heaviside(x, float(c))  # one ufunc: 0 below, c at, 1 above 0
 
     def leaky_step(x, alpha, c):
         return float(alpha) + (1 - float(alpha)) * step(x, c)
@@ -55,7 +56,7 @@ def _float_namespace() -> dict:
     return {
         "_q": lambda p, q: p / q,
         "_q_float": lambda p, q: p / q,
-        "_pow": lambda x, n: np.power(x, float(n)),
+        "_pow": lambda x, n: x * x if n == 2 else np.power(x, float(n)),
         "_ones": lambda r, c: np.ones((r, c)),
         "_zeros": lambda r, c: np.zeros((r, c)),
         "_const": lambda rows: np.array(rows, dtype=np.float64),
@@ -213,6 +214,26 @@ def to_float(value) -> np.ndarray:
     return np.array(value, dtype=np.float64)
 
 
+def _hoist(e, constants: dict):
+    """``e`` with every largest constant matrix subexpression (``-6 * ones(1, 1)``, ``1/2 ones``)
+    replaced by a symbol ``c<k>`` whose value the program computes once."""
+    if isinstance(e, (MatrixExpr, sp.MatrixBase)) and not isinstance(e, sp.MatrixSymbol) and e.shape != () \
+            and not any(isinstance(a, sp.MatrixSymbol) for a in e.free_symbols):
+        if e not in constants:
+            constants[e] = sp.MatrixSymbol(f"c{len(constants)}", *e.shape)
+        return constants[e]
+    if not isinstance(e, MatrixExpr) or not e.args:
+        return e
+    args = tuple(_hoist(a, constants) if isinstance(a, MatrixExpr) else a for a in e.args)
+    return e if args == e.args else e.func(*args)
+
+
+def _frozen(value):
+    value = np.asarray(value)
+    value.flags.writeable = False  # shared by every call: never to be changed in place
+    return value
+
+
 def build_program(d: Derivation) -> Program:
     """Print the derivation's program as NumPy code, in both precisions."""
     nodes = d.order
@@ -235,14 +256,23 @@ def build_program(d: Derivation) -> Program:
     named_deltas = [n for n in nodes if n.name and not n.is_leaf and n in d.delta_defs and n is not d.loss]
     grads += [symbol[d.delta[n]] for n in named_deltas]
 
+    constants: dict = {}
+    forward = [(v, _hoist(e, constants)) for v, e in forward]
+    backward = [(v, _hoist(e, constants)) for v, e in backward]
+
     printer = ProgramPrinter()
     forward_fns, full_fns = {}, {}
     for precision, namespace in _NAMESPACES.items():
+        names = namespace()
+        if constants:  # computed once here, not on every call
+            with mpmath.workdps(DIGITS):  # the mp constants at full precision
+                computed = sp.lambdify([], list(constants), modules=[names], printer=printer)()
+            names.update({c.name: _frozen(v) for c, v in zip(constants.values(), computed)})
         forward_fns[precision] = sp.lambdify(
-            args, values, modules=[namespace()], printer=printer, cse=lambda e: (forward, e), docstring_limit=None
+            args, values, modules=[names], printer=printer, cse=lambda e: (forward, e), docstring_limit=None
         )
         full_fns[precision] = sp.lambdify(
-            args, values + grads, modules=[namespace()], printer=printer,
+            args, values + grads, modules=[names], printer=printer,
             cse=lambda e: (forward + backward, e), docstring_limit=None,
         )
     return Program(
