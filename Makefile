@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TEX_PACKAGES := latexmk texlive-latex-recommended texlive-pictures texlive-fonts-recommended lmodern poppler-utils
 
-.PHONY: demo test install install-test tex lint reports clean
+.PHONY: demo test install install-test tex lint reports bench clean
 
 demo: install  ## install into .venv and derive the bundled seed exercise
 	$(BIN)/symback derive
@@ -39,8 +39,11 @@ reports: install  ## regenerate reports/<example>/ for every bundled example
 	  $(BIN)/symback derive $$f --out reports/$$(basename $$f .py) >/dev/null || exit 1; \
 	done
 
+bench: install-test tex  ## every benchmark side by side with PyTorch and plain SymPy: reports/bench.md (~15 min)
+	$(BIN)/python -m bench.run
+
 lint: install-test
-	$(BIN)/ruff check symback tests
+	$(BIN)/ruff check symback tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

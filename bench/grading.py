@@ -24,20 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+def time_grading(files: int, repeats: int) -> list[float]:
+    """Wall times of ``symback check`` on ``files`` solution files, one per repeat."""
     with tempfile.TemporaryDirectory() as folder:
         names = []
-        for k in range(args.files):
+        for k in range(files):
             source = "seed_solution.yaml" if k % 2 else "seed_mistakes.yaml"
             name = f"s{k:05d}.yaml"
             shutil.copy(EXAMPLES / source, Path(folder) / name)
             names.append(name)
         times = []
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             started = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", "symback", "check", str(EXAMPLES / "seed.py"), *names,
                                    "--format", "json"], cwd=folder, capture_output=True,
@@ -45,7 +42,15 @@ def main() -> None:
             times.append(time.perf_counter() - started)
             if done.returncode not in (0, 1):
                 sys.exit(f"symback check failed: {done.stderr[-500:]}")
-    median = statistics.median(times)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    median = statistics.median(time_grading(args.files, args.repeats))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
     print(f"{args.files} solution files graded in {median:.1f} s (median of {args.repeats}; "

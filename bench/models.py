@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def _matrix(rows: int, cols: int, rng: random.Random, scale: float = 0.5) -> list[list[float]]:
     return [[round(rng.uniform(-scale, scale), 2) for _ in range(cols)] for _ in range(rows)]

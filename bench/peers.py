@@ -101,7 +101,7 @@ def torch_train_222(epochs: int) -> float:
         with torch.no_grad():
             for p in params:
                 p -= 0.5 * p.grad
-    return float(loss)
+    return float(loss.detach())
 
 
 # -- plain SymPy ---------------------------------------------------------------------------
