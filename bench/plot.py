@@ -15,7 +15,7 @@ def _decades(lo: float, hi: float) -> list[float]:
 
 
 def line_chart(title: str, xlabel: str, ylabel: str, series: dict[str, list[tuple[float, float]]],
-               limit: float | None = None) -> str:
+               limit: float | None = None, limit_label: str = "") -> str:
     """``series`` maps a label to (x, y) points; both axes logarithmic.  ``limit``: a dashed
     horizontal line (a time limit or a target)."""
     points = [p for ps in series.values() for p in ps if p[1] > 0]
@@ -50,6 +50,8 @@ def line_chart(title: str, xlabel: str, ylabel: str, series: dict[str, list[tupl
     if limit:
         out.append(f'<line x1="{LEFT}" y1="{py(limit):.1f}" x2="{LEFT + plot_w}" y2="{py(limit):.1f}" '
                    'stroke="#999" stroke-dasharray="5 4"/>')
+        out.append(f'<text x="{LEFT + plot_w - 4}" y="{py(limit) - 5:.1f}" text-anchor="end" fill="#777">'
+                   f'{escape(limit_label)}</text>')
     for k, (label, ps) in enumerate(series.items()):
         colour = COLOURS[k % len(COLOURS)]
         ps = [p for p in ps if p[1] > 0]

@@ -352,17 +352,17 @@ def plots(depth, width) -> dict[str, str]:
         "depth.svg": line_chart("Derivation time against depth (3×3 tanh layers)", "depth", "seconds", {
             "symback derive": [(r["size"], r["derive"]) for r in depth],
             "symback + verify": [(r["size"], r["verified"]) for r in depth],
-            "plain SymPy diff": peer(depth)}, limit=LIMIT),
+            "plain SymPy diff": peer(depth)}, limit=LIMIT, limit_label=f"{LIMIT:.0f} s: peer stopped"),
         "width.svg": line_chart("Derivation time against width (one hidden layer)", "width", "seconds", {
             "symback derive": [(r["size"], r["derive"]) for r in width],
             "symback + verify": [(r["size"], r["verified"]) for r in width],
-            "plain SymPy diff": peer(width)}, limit=LIMIT),
+            "plain SymPy diff": peer(width)}, limit=LIMIT, limit_label=f"{LIMIT:.0f} s: peer stopped"),
         "ratio.svg": line_chart("Gradient call / loss call", "depth", "ratio", {
             "symback": [(r["size"], r["grad"] / r["loss"]) for r in depth],
             "SymPy lambdify": [(r["size"], r["sympy_plain"][0] / r["sympy_plain"][1]) for r in depth
                                if "sympy_plain" in r],
             "SymPy lambdify, cse": [(r["size"], r["sympy_cse"][0] / r["sympy_cse"][1]) for r in depth
-                                    if "sympy_cse" in r]}, limit=3),
+                                    if "sympy_cse" in r]}, limit=3, limit_label="target: 3"),
     }
 
 

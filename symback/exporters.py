@@ -2,8 +2,8 @@
 
 `derivation_files` renders a derivation report — ``derivation.md`` (with ``loss.svg``),
 ``derivation.tex`` and, when TeX is there, ``derivation.pdf`` — from the document of
-``document.py``.  `write_files` writes them atomically, so an interrupted run leaves the
-previous reports or the new ones, never half of one.
+``document.py``.  `write_files` writes them together, so an interrupted run leaves the
+previous reports or the new ones, never half of them.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .figures import svg_geometry
+from .files import write_together
 from .pdf import DEFAULT_ENGINE, compile_pdf, engine_path
 from .render import render
-from .result import write_atomic
 
 
 def markdown_files(document: str, context: dict, templates: Path | None = None) -> dict[str, str]:
@@ -41,10 +41,5 @@ def pdf_file(document: str, tex_source: str, engine: str = DEFAULT_ENGINE) -> di
 
 
 def write_files(folder: Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Write every file into ``folder`` atomically, in a stable order; returns the paths."""
-    written = []
-    for name in sorted(files):
-        path = Path(folder) / name
-        write_atomic(path, files[name])
-        written.append(path)
-    return written
+    """Write every file into ``folder`` together (see ``files.py``), in a stable order; returns the paths."""
+    return write_together({Path(folder) / name: files[name] for name in sorted(files)})

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -134,17 +131,3 @@ def dumps(result: dict) -> str:
     """Indented JSON with each matrix row on one line."""
     text = json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False)
     return _INNERMOST_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
-
-
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` so that a crash leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
 from rich.console import Console
 
 from ..errors import SymbackError
+
+try:  # typer up to 0.2x depends on click; later versions carry their own copy
+    from click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the typer version installed
+    from typer._click.exceptions import ClickException
 from . import check, derive, worksheet
 
 app = typer.Typer(
@@ -31,24 +37,42 @@ app.command(name="check")(check.check)
 stderr = Console(stderr=True, highlight=False)
 
 
+_NOTHING_HALF = "no file was left half-written (output files are replaced all together, at the end)"
+
+
+class Stopped(BaseException):
+    """SIGINT or SIGTERM, as an exception of our own (typer would turn Ctrl-C into an exit code),
+    so the run unwinds through every cleanup and says what happened."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame) -> None:
+    raise Stopped(signum)
+
+
 def main() -> None:
     """Entry point of the ``symback`` console script."""
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
         if isinstance(code, int):
             sys.exit(code)
+    except Stopped as e:
+        what = "terminated" if e.signum == signal.SIGTERM else "interrupted"
+        stderr.print(f"{what}: {_NOTHING_HALF}")
+        sys.exit(128 + e.signum)
     except SymbackError as e:
         stderr.print(f"[bold red]error:[/] {e}", markup=True, soft_wrap=True)
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except typer.Abort:
+    except typer.Abort:  # end of input at a prompt
         stderr.print("aborted")
         sys.exit(130)
-    except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(2)
-        raise
+    except ClickException as e:  # usage errors: unknown option, missing argument
+        e.show()
+        sys.exit(2)

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import xml.etree.ElementTree as ET
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import OptionError
+from ..files import write_atomic
 from ..grade import Checker, FileResult, feedback_context
 from ..loader import load
-from ..result import write_atomic
 
 console = Console(highlight=False)
 #: below this many files, grading runs in this process (a pool costs more than it saves)
@@ -53,13 +54,12 @@ def check(
         raise OptionError(f"--jobs must be at least 1, not {jobs}")
     model = load(model_file, model=model_name)
     _checker = Checker(model)
-    workers = min(jobs or os.cpu_count() or 1, len(solutions))
-    if workers > 1 and len(solutions) >= POOL_FROM:
-        context = multiprocessing.get_context("fork")  # workers inherit the compiled checker
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            results = list(pool.map(_grade, [str(p) for p in solutions], chunksize=max(1, len(solutions) // 64)))
+    paths = sorted(dict.fromkeys(str(p) for p in solutions))  # the same report whatever the order given
+    workers = min(jobs or os.cpu_count() or 1, len(paths))
+    if workers > 1 and len(paths) >= POOL_FROM:
+        results = grade_in_parallel(paths, workers)
     else:
-        results = [_grade(str(p)) for p in solutions]
+        results = [_grade(p) for p in paths]
 
     if junit is not None:
         write_atomic(junit, junit_xml(results))
@@ -93,6 +93,36 @@ def _feedback(results: list[FileResult], folder: Path, digits: int, pdf: bool, t
             files[f"{stem}.tex"] = tex
             files[f"{stem}.pdf"] = exporters.pdf_file("feedback", tex)["feedback.pdf"]
     exporters.write_files(folder, files)
+
+
+def grade_in_parallel(paths: list[str], workers: int) -> list[FileResult]:
+    """Grade ``paths`` on ``workers`` processes forked from this one (they inherit the compiled
+    checker).  A worker that dies takes only its own file down: the files it had not finished
+    are graded again, one process each, and the one that kills its process again is an error."""
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, len(paths) // (workers * 16))
+    done: dict[str, FileResult] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunks = [paths[k:k + chunk] for k in range(0, len(paths), chunk)]
+        futures = [pool.submit(_grade_many, c) for c in chunks]
+        for c, future in zip(chunks, futures):
+            try:
+                done.update(zip(c, future.result()))
+            except BrokenProcessPool:
+                continue
+    for path in paths:
+        if path not in done:
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as alone:
+                try:
+                    done[path] = alone.submit(_grade_many, [path]).result()[0]
+                except BrokenProcessPool:
+                    done[path] = FileResult(path, "error", error="the grading process died on this file "
+                                                                 "(out of memory or killed); the other files are graded")
+    return [done[p] for p in paths]
+
+
+def _grade_many(paths: list[str]) -> list[FileResult]:
+    return [_grade(p) for p in paths]
 
 
 def _grade(path: str) -> FileResult:

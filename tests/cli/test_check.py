@@ -65,13 +65,43 @@ def test_a_class_in_parallel_with_one_broken_file(tmp_path):
     r = run("check", SEED, *files, "--format", "json", "--jobs", "2", cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     report = json.loads(r.stdout)
-    assert [f["file"] for f in report["files"]] == files  # in the order given
+    assert [f["file"] for f in report["files"]] == files  # sorted by name
     verdicts = [f["verdict"] for f in report["files"]]
     assert verdicts == ["mistakes", "correct"] * 6 + ["error"]
     assert "s99.yaml:2:1" in report["files"][-1]["error"]
     # the same grades as one at a time
     single = json.loads(run("check", SEED, "s00.yaml", "--format", "json", cwd=tmp_path).stdout)
     assert single["files"][0] == report["files"][0]
+    # byte-identical whatever the order the files are given in, and whatever the hash seed
+    shuffled = run("check", SEED, *reversed(files), "--format", "json", "--jobs", "2", cwd=tmp_path,
+                   extra_env={"PYTHONHASHSEED": "123"})
+    assert shuffled.stdout == r.stdout
+
+
+def test_a_worker_that_dies_takes_only_its_own_file(tmp_path, monkeypatch):
+    import os
+
+    import symback
+    from symback.cli import check as command
+    from symback.grade import Checker
+
+    for k in range(10):
+        shutil.copy(EXAMPLES / "seed_solution.yaml", tmp_path / f"s{k:02d}.yaml")
+    (tmp_path / "s05.yaml").write_text("epochs: {}\n")  # the file whose grader will die
+    real = command._grade
+
+    def dies_on_s05(path):
+        if path.endswith("s05.yaml"):
+            os._exit(9)  # as if killed by the kernel (out of memory)
+        return real(path)
+
+    monkeypatch.setattr(command, "_grade", dies_on_s05)
+    monkeypatch.setattr(command, "_checker", Checker(symback.load(SEED)))
+    paths = sorted(str(p) for p in tmp_path.glob("s*.yaml"))
+    results = command.grade_in_parallel(paths, workers=2)
+    assert [r.file for r in results] == paths
+    assert [r.verdict for r in results] == ["correct"] * 5 + ["error"] + ["correct"] * 4
+    assert "died" in results[5].error
 
 
 HOSTILE = [
