@@ -6,7 +6,7 @@ import statistics
 import time
 
 
-def per_call(fn, repeats: int = 7, budget: float = 0.2) -> float:
+def per_call(fn, repeats: int = 15, budget: float = 0.2) -> float:
     """Median seconds per call of ``fn()`` over ``repeats`` batches of at least ``budget`` / 5 s."""
     fn()  # warm up (first-call allocations, lazy imports)
     number, elapsed = 1, 0.0

@@ -64,6 +64,9 @@ BAD = {
     "nan value": ("from symback import *\nx = param(float('nan'))\n", "not finite", 2),
     "bad option": ("from symback import *\nx = param(1)\nm = Model(x ** 2, optimizer='rmsprop')\n",
                    "optimizer must be one of sgd, momentum, adam", 3),
+    "loss shapes": ("from symback import *\np = param([[1, 2]])\ny = data([[1], [2]])\nm = Model(mse(p, y))\n",
+                    "shape mismatch in mse: p is 1×2 but y is 2×1", 4),
+    "inf value": ("from symback import *\nx = param([[1, float('inf')]])\n", "not finite", 2),
     "frozen data": ("from symback import *\nx = data(1)\nw = param(2)\nm = Model((w * x) ** 2, frozen=[x])\n",
                     "not a parameter", 4),
 }
@@ -83,6 +86,45 @@ def test_bad_model_file_is_one_line_exit_2(case, tmp_path):
     location = f"model.py:{line}:" if line else "model.py:"
     assert location in lines[0]
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_parameter_that_does_not_reach_the_loss_is_a_warning(tmp_path):
+    path = tmp_path / "unused.py"
+    path.write_text("from symback import *\nw = param(2)\nv = param(3)\nm = Model((w - 1) ** 2, epochs=1)\n")
+    r = run("derive", path, "--no-pdf", "--format", "json", "--out", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["warnings"] == [
+        "parameter v does not reach the loss: its gradient is zero and it is not trained"]
+
+
+def test_divergence_stops_training_with_a_note_and_still_writes_the_reports(tmp_path):
+    r = run("derive", EXAMPLES / "seed.py", "--lr", "1e300", "--epochs", "5", "--no-pdf", "--format", "json",
+            "--out", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["stopped"] == "the loss is not finite at epoch 2: training stopped (try a smaller learning rate)"
+    assert result["stopped"] in (tmp_path / "out" / "derivation.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "derivation.md", "derivation.tex", "loss.svg", "result.json"]
+
+
+def test_a_model_too_large_to_expand_is_verified_without_the_elementwise_check(tmp_path):
+    import sys as _sys
+
+    _sys.path.insert(0, str(ROOT))
+    from bench.models import mnist_source
+
+    path = tmp_path / "mnist.py"
+    path.write_text(mnist_source(batch=8))
+    r = run("derive", path, "--no-pdf", "--format", "json", "--out", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["verified"] is True  # matrix form and finite differences still run, and agree
+    for name, g in result["gradients"].items():
+        check = g["verification"]
+        assert check["elementwise"] is None and check["elementwise_method"] == "skipped", name
+        assert "too large to expand elementwise" in check["elementwise_note"]
+        assert check["fd_max_rel_err"] < 1e-5
 
 
 def test_missing_file_and_bad_format(tmp_path):
