@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from .models import chain_source, mlp_source, write
-from .timing import per_call
+from .timing import paired, per_call
 
 
 def _print(**fields) -> None:
@@ -52,7 +52,8 @@ def _calls(grad, loss) -> dict:
     gc.collect()
     gc.freeze()
     try:
-        return {"grad": per_call(grad), "loss": per_call(loss)}
+        g, f, ratio = paired(grad, loss)
+        return {"grad": g, "loss": f, "ratio": ratio}
     finally:
         gc.unfreeze()
 
