@@ -23,8 +23,9 @@ from .expr import ONE, Broadcast, Grad, add
 from .graph import Tensor, topological_order
 from .rules import Context, rule_for, rule_key
 
-#: substituted closed forms longer than this (nodes of the expression tree) are not displayed
-SUBSTITUTED_LIMIT = 2_500
+#: substituted closed forms longer than this (nodes of the expression tree) are not displayed: nobody
+#: reads them, and tidying them was most of a deep chain's derivation time (depth 32: 0.76 s -> 0.43 s)
+SUBSTITUTED_LIMIT = 600
 
 
 @dataclass
