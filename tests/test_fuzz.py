@@ -8,30 +8,17 @@ from fractions import Fraction
 import mpmath
 import pytest
 import yaml
-from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import symback
 from symback.arith import parse_value
 from symback.errors import SolutionError
 from symback.formula import parse_formula
-from symback.grade import Checker
 from symback.solution import parse_solution
 
 SETTINGS = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 #: any single input, however hostile, is answered within this many seconds
 BOUND = 2.0
-
-
-@pytest.fixture(scope="module")
-def seed():
-    return symback.load(EXAMPLES / "seed.py")
-
-
-@pytest.fixture(scope="module")
-def checker(seed):
-    return Checker(seed)
 
 
 def _answered(fn, *args):

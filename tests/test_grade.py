@@ -6,7 +6,7 @@ Solutions are written by an independent hand computation of the exercise in NumP
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, RELU_AT_ITS_KINK
 
 import symback
 from symback.grade import Checker
@@ -58,16 +58,6 @@ def as_yaml(epochs, decimals=4, only=None) -> str:
                 rows = ", ".join("[" + ", ".join(f"{v:.{decimals}f}" for v in row) + "]" for row in value)
                 lines.append(f"      {name}: [{rows}]")
     return "\n".join(line for line in lines) + "\n"
-
-
-@pytest.fixture(scope="module")
-def seed():
-    return symback.load(EXAMPLES / "seed.py")
-
-
-@pytest.fixture(scope="module")
-def checker(seed):
-    return Checker(seed)
 
 
 def grade(checker, seed, text):
@@ -168,15 +158,6 @@ def test_the_bundled_hand_solutions():
     assert w1.status == "carried" and w1.expected == pytest.approx(1.30273, abs=1e-5)
 
 
-RELU_AT_ZERO = """\
-from symback import Model, data, param, relu
-x = data([[2]])
-w = param([[0.5]])
-b = param(-1)
-out = relu(w @ x + b) + 3 * (w @ x)
-loss = (out - 5) ** 2 / 2
-model = Model(loss, lr=0.1, epochs=1, relu_grad_at_zero=0)
-"""
 
 SQUARE = """\
 from symback import Model, data, param, tanh, sum
@@ -190,7 +171,7 @@ model = Model(loss, lr=0.1, epochs=1)
 
 def test_relu_convention(tmp_path):
     path = tmp_path / "kink.py"
-    path.write_text(RELU_AT_ZERO)
+    path.write_text(RELU_AT_ITS_KINK.format(convention=0))
     model = symback.load(path)
     # w x + b = 0 exactly; out = 0 + 3 = 3; δ_out = −2; ∂L/∂w = δ_out (relu′(0) x + 3x): −12 with relu′(0) = 0,
     # −16 with relu′(0) = 1

@@ -5,10 +5,6 @@ create a canary file if any part of it were executed."""
 import time
 
 import pytest
-from conftest import EXAMPLES
-
-import symback
-from symback.grade import Checker
 
 CANARY = "CANARY"
 RUN = f"__import__('os').system('touch {CANARY}')"
@@ -54,11 +50,6 @@ FILES = [
     "\x00epochs: {}\n",
     b"epochs: {1: {forward: {out: \xff\xfe}}}\n",
 ]
-
-
-@pytest.fixture(scope="module")
-def checker():
-    return Checker(symback.load(EXAMPLES / "seed.py"))
 
 
 def _check(checker, tmp_path, monkeypatch, content):

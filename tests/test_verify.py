@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, RELU_AT_ITS_KINK, ROOT
 from oracle import gradients
 
 import symback
@@ -67,15 +67,6 @@ def test_a_wrong_rule_fails_verification(wrong_tanh_rule, example, upstream):
     np.testing.assert_allclose(np.array(check.elementwise, dtype=float), with_right_rules[upstream], rtol=1e-10)
 
 
-KINK = """\
-from symback import Model, data, param, relu
-x = data([[2]])
-w = param([[0.5]])
-b = param(-1)
-out = relu(w @ x + b) + 3 * (w @ x)
-loss = (out - 5) ** 2 / 2
-model = Model(loss, lr=0.1, epochs=1, relu_grad_at_zero=CONVENTION)
-"""
 
 
 @pytest.mark.parametrize(("convention", "expected"), [(0, -12), (1, -16)])
@@ -85,7 +76,7 @@ def test_relu_at_its_kink_takes_the_convention(tmp_path, monkeypatch, convention
     if tier == "node":
         monkeypatch.setattr(verify, "WHOLE_TREE", 0)
     path = tmp_path / "kink.py"
-    path.write_text(KINK.replace("CONVENTION", str(convention)))
+    path.write_text(RELU_AT_ITS_KINK.format(convention=convention))
     check = symback.load(path).verify().params["w"]
     if tier == "node":
         assert check.elementwise_method == "node by node"
