@@ -145,7 +145,7 @@ def _mnist_profile() -> dict:
     import numpy as np
 
     import symback
-    from symback.numeric import FLOAT64
+    from symback.numeric.program import FLOAT64
 
     from .models import mnist_source
 

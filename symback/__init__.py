@@ -9,8 +9,8 @@
 'correct'
 """
 
-from .errors import ModelError, OptionError, ShapeError, SymbackError
-from .functions import (
+from . import check  # callable: symback.check(model, "solution.yaml") (see check/__init__.py)
+from .engine.functions import (
     binary_cross_entropy,
     cross_entropy,
     exp,
@@ -26,18 +26,12 @@ from .functions import (
     sum,
     tanh,
 )
-from .graph import Tensor, data, param, samples
+from .engine.graph import Tensor, data, param, samples
+from .errors import ModelError, OptionError, ShapeError, SymbackError
 from .loader import load
 from .model import Model
 
 __version__ = "0.1.0"
-
-
-def check(model, *paths):
-    """Grade hand solutions: ``symback.check(m, "solution.yaml")`` → a `FileResult` (see ``grade.py``)."""
-    from .grade import check as _check
-
-    return _check(model, *paths)
 
 
 __all__ = [

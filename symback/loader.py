@@ -11,8 +11,8 @@ import difflib
 import traceback
 from pathlib import Path
 
+from .engine.graph import Tensor
 from .errors import ModelError, SymbackError
-from .graph import Tensor
 from .model import Model, name_tensors
 
 

@@ -14,9 +14,9 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from .engine.graph import Tensor, _located, topological_order, user_frame
+from .engine.values import exact_scalar
 from .errors import ModelError, OptionError
-from .graph import Tensor, _located, topological_order, user_frame
-from .values import exact_scalar
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 RELU_CONVENTIONS = (sp.Integer(0), sp.Rational(1, 2), sp.Integer(1))
@@ -167,37 +167,37 @@ class Model:
     # -- what is done with it ------------------------------------------------------------
     @cached_property
     def _derivation(self):
-        from .derive import derive
+        from .engine.derive import derive
 
         return derive(self.loss, self.trainable, self.relu_grad_at_zero)
 
     @cached_property
     def program(self):
-        from .numeric import build_program
+        from .numeric.program import build_program
 
         return build_program(self._derivation)
 
     def derive(self):
         """The step-by-step derivation of every trainable parameter's gradient."""
-        from .report import DerivationView
+        from .report.view import DerivationView
 
         return DerivationView(self, self._derivation)
 
     def compile(self):
         """float64 NumPy functions: ``f.loss(values)`` and ``f.grad(values)``."""
-        from .compiled import Compiled
+        from .numeric.compiled import Compiled
 
         return Compiled(self)
 
     def train(self, epochs: int | None = None, lr=None):
         """Run the training epochs; returns the `History` (what ``result.json`` holds)."""
-        from .train import train
+        from .numeric.train import train
 
         return train(self, epochs=self.epochs if epochs is None else epochs, lr=self.lr if lr is None else lr)
 
     def verify(self):
         """Check every gradient three ways (see ``verify.py``)."""
-        from .verify import verify
+        from .numeric.verify import verify
 
         return verify(self)
 

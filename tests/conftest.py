@@ -25,7 +25,7 @@ def seed():
 @pytest.fixture(scope="module")
 def checker(seed):
     """A grader of the seed exercise, compiled once per test module."""
-    from symback.grade import Checker
+    from symback.check.grade import Checker
 
     return Checker(seed)
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from symback.graph import topological_order
+from symback.engine.graph import topological_order
 
 
 def as_torch(value) -> torch.Tensor:

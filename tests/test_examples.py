@@ -40,7 +40,7 @@ def test_deep_chain_derivation_is_linear():
     """The depth-8 chain derives in one symbol per node: step formulas stay short."""
     model = symback.load(EXAMPLES / "tanh_chain8.py")
     d = model.derive()
-    from symback.printing import text
+    from symback.numeric.printing import text
 
     # by hand: h1 = tanh(w1 x), so ∂L/∂w1 = (δ_h1 ⊙ (1 − h1⊙h1)) xᵀ  (h0 is another name for x)
     assert text(d["w1"].formula) == "(δ_h1 ⊙ (1 − h1⊙h1)) xᵀ"

@@ -40,7 +40,7 @@ def test_high_precision_matches_finite_differences(seed):
     """50-digit gradients against 50-digit central differences of the loss (h = 1e-20)."""
     import mpmath
 
-    from symback.numeric import MPMATH, to_mp
+    from symback.numeric.program import MPMATH, to_mp
 
     program = seed.program
     leaves = [to_mp(leaf.value) for leaf in program.leaves]
@@ -63,7 +63,7 @@ def test_high_precision_matches_finite_differences(seed):
 
 
 def test_derivation_shows_the_elementwise_tanh_factor(seed):
-    from symback.printing import text
+    from symback.numeric.printing import text
 
     g = seed.derive()["w1"]
     steps = {s.node.name: text(s.formula) for s in g.steps}

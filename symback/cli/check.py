@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..check.grade import Checker, FileResult, feedback_context
 from ..errors import OptionError
 from ..files import write_atomic
-from ..grade import Checker, FileResult, feedback_context
 from ..loader import load
 
 console = Console(highlight=False)
@@ -81,7 +81,7 @@ def check(
 
 
 def _feedback(results: list[FileResult], folder: Path, digits: int, pdf: bool, templates: Path | None) -> None:
-    from .. import exporters
+    from ..report import exporters
 
     files: dict[str, str | bytes] = {}
     for r in results:

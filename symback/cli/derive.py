@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .. import document, exporters
-from .. import result as result_json
 from ..errors import OptionError, SymbackError
 from ..loader import load
-from ..pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
-from ..printing import text
+from ..numeric.printing import text
+from ..report import document, exporters
+from ..report import result as result_json
+from ..report.pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
 from ..resources import seed_example
 
 console = Console(highlight=False)

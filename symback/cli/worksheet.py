@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from .. import exporters
-from .. import worksheet as ws
 from ..errors import OptionError
-from ..formatting import number
 from ..loader import load
-from ..pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
+from ..numeric.formatting import number
+from ..report import exporters
+from ..report import worksheet as ws
+from ..report.pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
 from ..resources import seed_example
 
 console = Console(highlight=False)

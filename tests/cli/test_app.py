@@ -28,7 +28,8 @@ def interrupted(tmp_path, where: str, sig: str):
     script = tmp_path / "interrupt.py"
     script.write_text(textwrap.dedent(f"""
         import os, signal, sys
-        from symback import document, files
+        from symback import files
+        from symback.report import document
         from symback.cli.app import main
 
         def boom(*args, **kwargs):

@@ -82,8 +82,8 @@ def test_a_worker_that_dies_takes_only_its_own_file(tmp_path, monkeypatch):
     import os
 
     import symback
+    from symback.check.grade import Checker
     from symback.cli import check as command
-    from symback.grade import Checker
 
     for k in range(10):
         shutil.copy(EXAMPLES / "seed_solution.yaml", tmp_path / f"s{k:02d}.yaml")

@@ -149,9 +149,9 @@ def test_wrong_rule_fails_verification_with_exit_1(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import sys
         import sympy as sp
-        from symback import rules
-        from symback.expr import add, hadamard, ones_like
-        from symback.rules import Rule
+        from symback.engine import rules
+        from symback.engine.expr import add, hadamard, ones_like
+        from symback.engine.rules import Rule
         good = rules.RULES["tanh"]
         rules.RULES["tanh"] = Rule("tanh", good.forward,
             (lambda g, c: hadamard(g, add(ones_like(c.out), -c.out)),), good.says)

@@ -10,7 +10,7 @@ import pytest
 from conftest import EXAMPLES, ROOT
 from oracle import seed_epochs
 
-from symback.formatting import number
+from symback.numeric.formatting import number
 
 needs_tex = pytest.mark.skipif(not (shutil.which("latexmk") and shutil.which("pdftotext")),
                                reason="TeX (latexmk) and pdftotext are not installed")

@@ -12,7 +12,7 @@ from conftest import ROOT
 from oracle import seed_epochs
 
 import symback
-from symback.formatting import number
+from symback.numeric.formatting import number
 
 PARAMS = ("w1", "b1", "w2", "b2", "w3", "b3")
 

@@ -1,0 +1,1 @@
+"""Numbers from the derivation: the printed NumPy program, compiled functions, verification, training."""

@@ -1,0 +1,417 @@
+"""SymPy printers extended with symback's notation.
+
+* `ProgramPrinter` prints the straight-line NumPy program that ``lambdify`` wraps.  It
+  prints every operation as a call into a namespace (``_f_tanh``, ``_sum``, ``_q`` for a
+  rational, ...), so the *same* source runs in float64 (NumPy) or in 50-digit mpmath
+  (object arrays) depending on the namespace it is executed in — see ``numeric.py``.
+* `TextPrinter` prints formulas for the terminal: ``δ_u1 = δ_h ⊙ (1 − h⊙h)``.
+* `LatexPrinter` prints them for reports and ``result.json``: ``\\delta_{u_{1}}``, ``\\odot``.
+
+To extend a printer for a new expression class ``Foo``, add ``_print_Foo``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from ..engine.expr import ALL, Grad
+
+# ---------------------------------------------------------------------------------
+# The program printer
+# ---------------------------------------------------------------------------------
+
+
+class ProgramPrinter(NumPyPrinter):
+    """NumPy code whose every operation goes through namespace functions."""
+
+    _default_settings = {**NumPyPrinter._default_settings, "fully_qualified_modules": False}
+
+    def _print_MatrixSymbol(self, e):
+        return e.name
+
+    _print_Grad = _print_MatrixSymbol
+
+    def _print_Integer(self, e):
+        return str(int(e))
+
+    def _print_Rational(self, e):
+        return f"_q({e.p}, {e.q})"
+
+    def _print_Half(self, e):
+        return "_q(1, 2)"
+
+    def _print_Float(self, e):
+        return f"_q_float({sp.Rational(e).p}, {sp.Rational(e).q})"
+
+    def _print_MatMul(self, e):
+        coeff, matrices = e.as_coeff_matrices()
+        # ndarray.dot, not @: the same product, a third of the call overhead on small matrices (0.34 µs vs 0.9 µs)
+        body = self._print(matrices[0]) + "".join(f".dot({self._print(m)})" for m in matrices[1:])
+        if coeff == 1:
+            return f"({body})"
+        return f"({self._print(coeff)} * ({body}))"
+
+    def _print_MatAdd(self, e):
+        out = self._print(e.args[0])
+        for a in e.args[1:]:
+            coeff, matrices = a.as_coeff_matrices() if isinstance(a, sp.MatMul) else (1, None)
+            if coeff == -1 and len(matrices) == 1:  # 1 - h*h: one subtraction, not a product and a sum
+                out += f" - {self._print(matrices[0])}"
+            else:
+                out += f" + {self._print(a)}"
+        return f"({out})"
+
+    def _print_HadamardProduct(self, e):
+        return "(" + " * ".join(self._print(a) for a in e.args) + ")"
+
+    def _print_HadamardPower(self, e):
+        if e.exp == 2 and isinstance(e.base, sp.MatrixSymbol):  # a square as one product, no call
+            return f"({self._print(e.base)} * {self._print(e.base)})"
+        return f"_pow({self._print(e.base)}, {self._print(e.exp)})"
+
+    def _print_Transpose(self, e):
+        return f"({self._print(e.arg)}).T"
+
+    def _print_Identity(self, e):
+        return f"_ones({e.rows}, {e.cols})"
+
+    def _print_OneMatrix(self, e):
+        return f"_ones({e.rows}, {e.cols})"
+
+    def _print_ZeroMatrix(self, e):
+        return f"_zeros({e.rows}, {e.cols})"
+
+    def _print_ImmutableDenseMatrix(self, e):
+        rows = ", ".join("(" + ", ".join(self._print(sp.Rational(x)) for x in row) + ",)" for row in e.tolist())
+        return f"_const(({rows},))"
+
+    def _print_Apply(self, e):
+        params = "".join(", " + self._print(p) for p in e.params)
+        return f"_f_{e.fn}({self._print(e.arg)}{params})"
+
+    def _print_Broadcast(self, e):
+        return f"_broadcast({self._print(e.arg)}, {e.shape[0]}, {e.shape[1]})"
+
+    def _print_Reduce(self, e):
+        return f"_sum({self._print(e.arg)}, {e.axis})"
+
+    def _print_Softmax(self, e):
+        return f"_softmax({self._print(e.arg)}, {e.axis})"
+
+    def _print_LogSoftmax(self, e):
+        return f"_log_softmax({self._print(e.arg)}, {e.axis})"
+
+
+# ---------------------------------------------------------------------------------
+# Shared by the text and LaTeX printers: how symback writes its notation
+# ---------------------------------------------------------------------------------
+
+_FUNCTION_NAMES = {"relu": "relu", "leaky_relu": "leaky_relu", "step": "step", "leaky_step": "step_α",
+                   "sigmoid": "σ", "tanh": "tanh", "exp": "exp", "log": "log", "softplus": "softplus"}
+
+
+def _hadamard_order(args):
+    """δ first, then the rest as SymPy ordered them: δ_h ⊙ (1 − h⊙h), as a teacher writes it."""
+    return sorted(args, key=lambda a: 0 if isinstance(a, Grad) else 1)
+
+
+def _is_scalar(e) -> bool:
+    return tuple(e.shape) == (1, 1)
+
+
+def _is_negative(term) -> bool:
+    return bool(isinstance(term, sp.MatMul) and term.as_coeff_matrices()[0].is_negative)
+
+
+def _sum_order(args):
+    """Positive terms first, then the subtracted ones: 1 − h⊙h, out − 6."""
+    return sorted(args, key=_is_negative)
+
+
+def _is_unit(m) -> bool:
+    return isinstance(m, (sp.Identity, sp.OneMatrix)) and _is_scalar(m)
+
+
+_ATOM = PRECEDENCE["Pow"]
+_FACTOR = PRECEDENCE["Mul"] + 1  # a factor of ⊙ or of a product: parenthesise sums and products
+
+
+class TextPrinter(StrPrinter):
+    """Formulas for the terminal: δ_u1 = δ_h ⊙ (1 − h⊙h), xᵀ, ∑."""
+
+    def _print_MatrixSymbol(self, e):
+        return e.name
+
+    def _print_Grad(self, e):
+        return "δ_" + e.name.removeprefix("delta_")
+
+    def _print_Identity(self, e):
+        return "1" if e.rows == 1 else "I"
+
+    def _print_OneMatrix(self, e):
+        return "1"
+
+    def _print_Transpose(self, e):
+        return self.parenthesize(e.arg, _ATOM) + "ᵀ"
+
+    def _print_HadamardProduct(self, e):
+        sep = " · " if _is_scalar(e) else " ⊙ "
+        return sep.join(self.parenthesize(a, _FACTOR) for a in _hadamard_order(e.args))
+
+    def _print_HadamardPower(self, e):
+        base = self.parenthesize(e.base, _ATOM)
+        if e.exp == 2:
+            return f"{base}⊙{base}" if not _is_scalar(e) else f"{base}²"
+        return f"{base}^{self._print(e.exp)}"
+
+    def _print_MatMul(self, e):
+        coeff, matrices = e.as_coeff_matrices()
+        matrices = [m for m in matrices if not _is_unit(m)]
+        if not matrices:
+            return self._print(coeff)
+        body = " ".join(self.parenthesize(m, _FACTOR) for m in matrices)
+        if coeff == -1:
+            return "-" + body
+        if coeff != 1:
+            return f"{self._print(coeff)} {body}"
+        return body
+
+    def _print_MatAdd(self, e):
+        text = ""
+        for k, term in enumerate(_sum_order(e.args)):
+            s = self._print(term)
+            if k and s.startswith("-"):
+                text += " − " + s[1:]
+            elif k:
+                text += " + " + s
+            else:
+                text += s
+        return text
+
+    def _print_Apply(self, e):
+        params = "".join(", " + self._print(p) for p in e.params[:-1]) if e.fn.endswith("step") else ""
+        return f"{_FUNCTION_NAMES[e.fn]}({self._print(e.arg)}{params})"
+
+    def _print_Broadcast(self, e):
+        return self._print(e.arg)
+
+    def _print_Reduce(self, e):
+        where = {0: "rows", 1: "columns", ALL: "all"}[e.axis]
+        return f"∑_{where}({self._print(e.arg)})"
+
+    def _print_Softmax(self, e):
+        return f"softmax({self._print(e.arg)})"
+
+    def _print_LogSoftmax(self, e):
+        return f"log_softmax({self._print(e.arg)})"
+
+    def _print_ImmutableDenseMatrix(self, e):
+        if e.shape == (1, 1):
+            return self._print(e[0, 0])
+        return "[" + "; ".join(", ".join(self._print(x) for x in row) for row in e.tolist()) + "]"
+
+
+class CodePrinter(TextPrinter):
+    """Formulas as a solution file writes them: ``(out - 6) * step(z) * h``, ``x @ d.T``."""
+
+    def _print_Grad(self, e):
+        return "delta_" + e.name.removeprefix("delta_")
+
+    def _print_Transpose(self, e):
+        return self.parenthesize(e.arg, _ATOM) + ".T"
+
+    def _print_HadamardProduct(self, e):
+        return " * ".join(self.parenthesize(a, _FACTOR) for a in _hadamard_order(e.args))
+
+    def _print_HadamardPower(self, e):
+        return f"{self.parenthesize(e.base, _ATOM)}**{self._print(e.exp)}"
+
+    def _print_MatMul(self, e):
+        coeff, matrices = e.as_coeff_matrices()
+        matrices = [m for m in matrices if not _is_unit(m)]
+        if not matrices:
+            return self._print(coeff)
+        body = self.parenthesize(matrices[0], _FACTOR)
+        for left, right in zip(matrices, matrices[1:]):  # a 1×1 factor multiplies, as in the model file
+            body += (" * " if _is_scalar(left) or _is_scalar(right) else " @ ") + self.parenthesize(right, _FACTOR)
+        if coeff.is_negative:
+            return "-" + (body if coeff == -1 else f"{self.parenthesize(-coeff, _FACTOR)} * {body}")
+        if coeff != 1:
+            return f"{self.parenthesize(coeff, _FACTOR)} * {body}"
+        return body
+
+    def _print_MatAdd(self, e):
+        return TextPrinter._print_MatAdd(self, e).replace(" − ", " - ")
+
+    def _print_Apply(self, e):
+        params = "".join(", " + self._print(p) for p in e.params[:-1]) if e.fn.endswith("step") else ""
+        name = "step" if e.fn == "step" else e.fn
+        return f"{name}({self._print(e.arg)}{params})"
+
+    def _print_Reduce(self, e):
+        axis = "" if e.axis == ALL else f", axis={e.axis}"
+        return f"sum({self._print(e.arg)}{axis})"
+
+
+def code(e) -> str:
+    """A formula in the model's names as Python-like text: ``@``, ``.T``, ``*`` elementwise."""
+    return CodePrinter().doprint(e)
+
+
+def text(e) -> str:
+    """Terminal text of a formula."""
+    return TextPrinter().doprint(e)
+
+
+class LatexPrinter(_SympyLatexPrinter):
+    """LaTeX with symback's notation: δ, ⊙, ᵀ, named functions."""
+
+    def __init__(self, settings=None, names: dict[str, str] | None = None):
+        super().__init__(settings)
+        self._names = names or {}
+
+    def _name(self, name: str) -> str:
+        if name in self._names:
+            return self._names[name]
+        return latex_name(name)
+
+    def _print_MatrixSymbol(self, e):
+        return self._name(e.name)
+
+    def _print_Symbol(self, e, style="plain"):
+        if e.name in self._names:  # an entry of a named tensor: w_{1,23}
+            return self._names[e.name]
+        return super()._print_Symbol(e, style)
+
+    def _print_Heaviside(self, e):
+        return rf"\operatorname{{step}}\left({self._print(e.args[0])}\right)"
+
+    def _print_Grad(self, e):
+        return r"\delta_{" + self._name(e.name.removeprefix("delta_")) + "}"
+
+    def _print_Identity(self, e):
+        return "1" if e.rows == 1 else r"I"
+
+    def _print_OneMatrix(self, e):
+        return r"\mathbf{1}" if (e.rows, e.cols) != (1, 1) else "1"
+
+    def _print_Transpose(self, e):
+        return self.parenthesize(e.arg, _ATOM) + r"^{\top}"
+
+    def _print_HadamardProduct(self, e):
+        sep = r" \cdot " if _is_scalar(e) else r" \odot "
+        return sep.join(self.parenthesize(a, _FACTOR) for a in _hadamard_order(e.args))
+
+    def _print_HadamardPower(self, e):
+        base = self.parenthesize(e.base, _ATOM)
+        if e.exp == 2:
+            return f"{base}^{{2}}" if _is_scalar(e) else rf"{base} \odot {base}"
+        return f"{base}^{{\\circ {self._print(e.exp)}}}"
+
+    def _print_MatMul(self, e):
+        coeff, matrices = e.as_coeff_matrices()
+        matrices = [m for m in matrices if not _is_unit(m)]
+        if not matrices:
+            return self._print(coeff)
+        body = " ".join(self.parenthesize(m, _FACTOR) for m in matrices)
+        if coeff == -1:
+            return "-" + body
+        if coeff != 1:
+            return f"{self._print(coeff)} {body}"
+        return body
+
+    def _print_MatAdd(self, e):
+        out = ""
+        for k, term in enumerate(_sum_order(e.args)):
+            s = self._print(term)
+            if k and s.startswith("-"):
+                out += " - " + s[1:]
+            elif k:
+                out += " + " + s
+            else:
+                out += s
+        return out
+
+    def _print_Apply(self, e):
+        escaped = e.fn.replace("_", r"\_")
+        name = {"sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log"}.get(
+            e.fn, rf"\operatorname{{{escaped}}}"
+        )
+        return rf"{name}\left({self._print(e.arg)}\right)"
+
+    def _print_Broadcast(self, e):
+        return self._print(e.arg)
+
+    def _print_Reduce(self, e):
+        where = {0: r"\text{rows}", 1: r"\text{cols}", ALL: ""}[e.axis]
+        return rf"\sum_{{{where}}} {self.parenthesize(e.arg, 45)}"
+
+    def _print_Softmax(self, e):
+        return rf"\operatorname{{softmax}}\left({self._print(e.arg)}\right)"
+
+    def _print_LogSoftmax(self, e):
+        return rf"\operatorname{{log\_softmax}}\left({self._print(e.arg)}\right)"
+
+    def _print_ImmutableDenseMatrix(self, e):
+        if e.shape == (1, 1):
+            return self._print(e[0, 0])
+        return super()._print_ImmutableDenseMatrix(e)
+
+
+_WORD = re.compile(r"^(?P<word>[A-Za-z]{2,})(?P<rest>(_\{.*\})?)$")
+
+
+def latex_name(name: str) -> str:
+    """LaTeX of a quantity's name, by SymPy's conventions (``w1`` → ``w_{1}``, ``alpha`` → ``\\alpha``);
+    a word is set as one italic word (``\\mathit{out}``), not as a product of letters."""
+    printed = _SympyLatexPrinter()._print_Symbol(sp.Symbol(name))
+    match = _WORD.match(printed)
+    if match:
+        return rf"\mathit{{{match['word']}}}{match['rest']}"
+    return printed
+
+
+def latex(e, names: dict[str, str] | None = None) -> str:
+    """LaTeX of a formula; ``names`` maps a quantity's name to its LaTeX (``latex=`` overrides)."""
+    return LatexPrinter(names=names).doprint(e)
+
+
+def latex_shaped(e, names: dict[str, str] | None = None) -> str:
+    """LaTeX of a step's right-hand side with the shape of each factor underbraced.
+
+    ``x δ_u1`` becomes ``\\underbrace{x}_{2\\times 1} \\underbrace{\\delta_{u_{1}}}_{1\\times 3}``,
+    as a hand solution writes it; a product of scalars is printed as it is.
+    """
+    printer = LatexPrinter(names=names)
+    coeff = sp.Integer(1)
+    while isinstance(e, sp.MatMul):
+        coeff_here, matrices = e.as_coeff_matrices()
+        matrices = [m for m in matrices if not _is_unit(m)]
+        if len(matrices) != 1:
+            break
+        coeff, e = coeff * coeff_here, matrices[0]
+    if isinstance(e, sp.MatMul):
+        coeff_here, factors = e.as_coeff_matrices()
+        coeff *= coeff_here
+        factors, sep = [m for m in factors if not _is_unit(m)], r"\,"
+    elif isinstance(e, sp.HadamardProduct):
+        factors, sep = _hadamard_order(e.args), r" \odot "
+    else:
+        factors, sep = [e], ""
+    if all(_is_scalar(f) for f in factors) and (len(factors) > 1 or _is_scalar(e)):
+        return printer.doprint(sp.MatMul(coeff, e).doit() if coeff != 1 else e)
+    body = sep.join(
+        rf"\underbrace{{{printer.parenthesize(f, _FACTOR)}}}_{{{int(f.shape[0])}\times {int(f.shape[1])}}}"
+        for f in factors
+    )
+    if coeff == -1:
+        return "-" + body
+    if coeff != 1:
+        return f"{printer._print(coeff)} {body}"
+    return body

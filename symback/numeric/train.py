@@ -1,0 +1,171 @@
+"""Training: the epochs of gradient descent, with the notes a student needs.
+
+Two runs of the same program: the first steps (those shown in tables) at 50 digits, and
+every step in float64 for the loss curve and long runs — 10,000 epochs of a small
+network take about a second.  An update step is one epoch with full-batch data, or one
+sample with ``samples(...)`` data (stochastic gradient descent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..engine.graph import Tensor
+from .optim import OPTIMIZERS
+from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, mp_sqrt, to_float, to_mp
+
+#: steps computed at high precision and kept in full
+HIGH_PRECISION_STEPS = 20
+#: with more steps than that, the last ones kept too
+TAIL_STEPS = 5
+
+
+@dataclass
+class StepRecord:
+    """One update step: what went in, what came out."""
+
+    epoch: int
+    sample: int | None  # 1-based, with samples(...) data
+    precision: str
+    params: dict[str, np.ndarray]
+    forward: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+    updated: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+    deltas: dict[str, np.ndarray] = field(default_factory=dict)  # δ = ∂L/∂(named intermediate)
+
+    @property
+    def loss(self):
+        return self.forward["loss"] if "loss" in self.forward else next(reversed(self.forward.values()))
+
+
+@dataclass
+class History:
+    steps: list[StepRecord]  # shown steps (all, or the first and the last ones)
+    losses: list[float]  # loss of every step, float64
+    steps_per_epoch: int
+    total_steps: int
+    stopped: str | None = None  # why training stopped early
+
+    @property
+    def elided(self) -> bool:
+        return len(self.steps) < len(self.losses)
+
+
+
+def _number(x, precision):
+    x = sp.Rational(x)
+    return mpmath.mpf(x.p) / x.q if precision == MPMATH else float(x.p) / float(x.q)
+
+
+def train(model, epochs: int, lr) -> History:
+    """Train ``model`` for ``epochs`` epochs from its initial values."""
+    per_epoch = model.samples
+    total = epochs * per_epoch
+    shown_mp = total if total <= HIGH_PRECISION_STEPS else HIGH_PRECISION_STEPS // 2
+    keep_tail = 0 if total <= HIGH_PRECISION_STEPS else TAIL_STEPS
+
+    records: list[StepRecord] = []
+    stopped = None
+    with mpmath.workdps(DIGITS):
+        mp_records, mp_losses, mp_stop = _run(model, lr, shown_mp, per_epoch, MPMATH, keep=range(shown_mp))
+    records += mp_records
+    tail = range(max(shown_mp, total - keep_tail), total)
+    float_records, losses, stopped = _run(model, lr, total, per_epoch, FLOAT64, keep=tail)
+    records += float_records
+    # where both ran, the 50-digit loss (rounded once) is the one kept: it does not depend on the CPU's libm
+    losses[: len(mp_losses)] = mp_losses
+    stopped = mp_stop or stopped
+    return History(records, losses, per_epoch, total, stopped)
+
+
+def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[list, list, str | None]:
+    program = model.program
+    leaves = program.leaves
+    convert = to_mp if precision == MPMATH else (lambda v: np.array(v, dtype=np.float64))
+    sqrt = mp_sqrt if precision == MPMATH else np.sqrt
+    current = {leaf: convert(leaf.value) for leaf in leaves}
+    trainable = program.trainable
+    options = {k: _number(getattr(model, k), precision) for k in ("beta", "beta1", "beta2", "eps")}
+    optimizer = OPTIMIZERS[model.optimizer](lr=_number(lr, precision), **options)
+    states = {p: {} for p in trainable}
+    sample_data = [leaf for leaf in leaves if leaf.samples is not None]
+    records, losses = [], []
+    keep = set(keep)
+    for k in range(steps):
+        epoch, sample = divmod(k, per_epoch)
+        for leaf in sample_data:
+            current[leaf] = convert(leaf.samples[sample])
+        values, grads = program.full([current[leaf] for leaf in leaves], precision)
+        loss = values[model.loss]
+        loss_value = float(loss[0, 0])
+        losses.append(loss_value)
+        updated = {p: optimizer.step(current[p], grads[p], states[p], sqrt) for p in trainable}
+        bad = not np.isfinite(loss_value) or any(not np.all(np.isfinite(to_float(u))) for u in updated.values())
+        if k in keep or bad:
+            records.append(StepRecord(
+                epoch=epoch + 1,
+                sample=sample + 1 if sample_data else None,
+                precision=precision,
+                params={p.name: current[p] for p in model.params},
+                forward={n.name: v for n, v in values.items() if not n.is_leaf and n.name},
+                grads={p.name: grads[p] for p in trainable},
+                updated={p.name: updated[p] for p in trainable},
+                notes=notes(model, values, grads, precision),
+                deltas={n.name: grads[n] for n in program.named_deltas},
+            ))
+        if bad:
+            where = f"epoch {epoch + 1}" + (f", sample {sample + 1}" if sample_data else "")
+            what = "the loss" if not np.isfinite(loss_value) else "an updated parameter"
+            message = f"{what} is not finite at {where}: training stopped (try a smaller learning rate)"
+            records[-1].notes.append(message)
+            return records, losses, message
+        current.update(updated)
+    return records, losses, None
+
+
+def _sign(v, precision) -> int:
+    if precision == MPMATH:
+        return 0 if abs(v) <= ZERO_TOLERANCE else (1 if v > 0 else -1)
+    return 0 if v == 0 else (1 if v > 0 else -1)
+
+
+def _fmt(v) -> str:
+    return mpmath.nstr(mpmath.mpf(v), 4) if not isinstance(v, float) else f"{v:.4g}"
+
+
+def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
+    """Relu units that are inactive or at their kink, and parameters that get no gradient."""
+    out = []
+    for node in values:
+        if node.is_leaf or node.op != "apply" or node.attrs["fn"] not in ("relu", "leaky_relu"):
+            continue
+        arg = node.args[0]
+        label = arg.describe()
+        entries = np.asarray(values[arg], dtype=object).ravel()
+        signs = [_sign(v, precision) for v in entries]
+        if any(s == 0 for s in signs):
+            out.append(
+                f"{node.attrs['fn']} argument {label} is exactly 0: its derivative there is "
+                f"{model.relu_grad_at_zero} by the convention relu′(0) = {model.relu_grad_at_zero}"
+            )
+        if node.attrs["fn"] == "relu" and all(s < 0 for s in signs):
+            upstream = _upstream_params(arg, model)
+            starved = [p.name for p in upstream if p in grads and not np.any(to_float(grads[p]))]
+            value = f"{label} = {_fmt(entries[0])} < 0" if len(entries) == 1 else f"every entry of {label} < 0"
+            tail = f": no gradient reaches {', '.join(starved)} this epoch" if starved else ""
+            out.append(f"relu inactive ({value}){tail}")
+        elif node.attrs["fn"] == "relu" and any(s < 0 for s in signs):
+            dead = [i for i, s in enumerate(signs) if s < 0]
+            out.append(f"relu({label}): {len(dead)} of {len(signs)} units inactive (entries {', '.join(map(str, dead))})")
+    return out
+
+
+def _upstream_params(node: Tensor, model) -> list[Tensor]:
+    from ..engine.graph import topological_order
+
+    return [n for n in topological_order(node) if n.kind == "param" and n in model.trainable]

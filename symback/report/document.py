@@ -1,0 +1,350 @@
+"""The worked solution as data: every section of a report, ready for the templates.
+
+`build` turns a model, its verification and its training history into one dictionary of
+plain values — strings, numbers, lists — in the order of SPEC §3: model, graph, derivation,
+verification, training, loss curve.  Mathematics is LaTeX (GitHub's Markdown renders the
+same LaTeX, so both formats share it); sentences are plain Unicode text, escaped by each
+format's filters.  Nothing here knows about a file format.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..engine.derive import tidy
+from ..engine.explicit import explicit
+from ..numeric.formatting import entry_latex, matrix_latex, matrix_text, number, number_latex, shape_latex, shape_text
+from ..numeric.printing import latex, latex_name, latex_shaped, text
+from .figures import epoch_means, quantity_graph, thin
+
+#: tensors with at most this many entries get their gradient written entry by entry
+ELEMENTWISE_ENTRIES = 6
+#: longest LaTeX of a closed form that is shown (longer ones: substitute the δ of the steps)
+CLOSED_CHARS = 300
+#: longest LaTeX of one entry's formula that is shown
+ENTRY_CHARS = 200
+#: values are written into the graph's boxes for tensors with at most this many entries
+GRAPH_ENTRIES = 6
+
+
+def names_of(model) -> dict[str, str]:
+    """LaTeX of every named quantity (``latex=`` overrides, else SymPy's convention)."""
+    return {n.name: n.latex or latex_name(n.name) for n in model.nodes if n.name}
+
+
+def build(model, verification, history) -> dict:
+    """Everything a derivation report shows, in reading order."""
+    d = model._derivation
+    names = names_of(model)
+    digits = model.digits
+    first = history.steps[0] if history.steps else None
+    return {
+        "name": model.name,
+        "title": model.title or f"Backpropagation: {model.name}",
+        "digits": digits,
+        "convention": convention(model),
+        "optimizer": optimizer_sentence(model),
+        "epochs_count": model.epochs,
+        "warnings": list(model.warnings),
+        "equations": equations(model, d, names),
+        "params": parameter_table(model, names, digits),
+        "data": data_table(model, names, digits),
+        "graph": graph(model, d, names, first, digits),
+        "derivations": derivations(model, d, names),
+        "verification": verification_rows(verification, names, digits),
+        "verified": verification.ok,
+        "epochs": epoch_tables(model, history, names, digits),
+        "training": {
+            "total_steps": history.total_steps,
+            "steps_per_epoch": history.steps_per_epoch,
+            "shown_steps": len(history.steps),
+            "elided": history.elided,
+            "stopped": history.stopped,
+            "unit": "update step" if history.steps_per_epoch > 1 else "epoch",
+        },
+        "loss_curve": loss_curve(history),
+    }
+
+
+# -- model ----------------------------------------------------------------------------
+
+
+def convention(model) -> str:
+    value = sp.Rational(model.relu_grad_at_zero)
+    note = " (as PyTorch)" if value == 0 else " (PyTorch uses 0)"
+    return f"relu′(0) = {value}{note}"
+
+
+def optimizer_sentence(model) -> str:
+    lr = sp.Rational(model.lr)
+    if model.optimizer == "sgd":
+        return f"gradient descent: p ← p − η ∂L/∂p with η = {lr}"
+    if model.optimizer == "momentum":
+        return (f"gradient descent with momentum (as torch.optim.SGD): v ← β v + ∂L/∂p, p ← p − η v, "
+                f"with η = {lr}, β = {sp.Rational(model.beta)}")
+    return (f"Adam (as torch.optim.Adam) with η = {lr}, β₁ = {sp.Rational(model.beta1)}, "
+            f"β₂ = {sp.Rational(model.beta2)}, ε = {sp.Rational(model.eps)}")
+
+
+def equations(model, d, names) -> list[dict]:
+    out = []
+    for node in d.order:
+        if node in d.forward_defs and node.name:
+            definition = tidy(d.forward_defs[node].xreplace(d.anonymous_values))
+            out.append({"name": node.name, "lhs": names[node.name], "rhs": latex(definition, names),
+                        "text": f"{node.name} = {text(definition)}",
+                        "shape": shape_latex(node.shape), "shape_text": shape_text(node.shape),
+                        "is_loss": node is model.loss})
+    return out
+
+
+def parameter_table(model, names, digits) -> list[dict]:
+    return [{"name": p.name, "latex": names[p.name], "shape": shape_latex(p.shape), "shape_text": shape_text(p.shape),
+             "value": matrix_latex(p.value, digits), "value_text": matrix_text(p.value, digits),
+             "frozen": p in model.frozen}
+            for p in model.params]
+
+
+def data_table(model, names, digits) -> list[dict]:
+    rows = []
+    for t in model.data:
+        samples = t.samples if t.samples is not None else [t.value]
+        rows.append({"name": t.name, "latex": names[t.name], "shape": shape_latex(t.shape),
+                     "shape_text": shape_text(t.shape), "samples": len(samples),
+                     "shown": [matrix_latex(s, digits) for s in samples[:ELEMENTWISE_ENTRIES]],
+                     "shown_text": [matrix_text(s, digits) for s in samples[:ELEMENTWISE_ENTRIES]]})
+    return rows
+
+
+# -- graph ----------------------------------------------------------------------------
+
+
+def graph(model, d, names, first, digits) -> dict:
+    layout = quantity_graph(model.loss, d.order)
+    eq = {e["name"]: e for e in equations(model, d, names)}
+    nodes = []
+    for g in layout:
+        n = g.node
+        small = n.shape[0] * n.shape[1] <= GRAPH_ENTRIES
+        value = delta = None
+        if first is not None:
+            value = first.params.get(n.name) if n.kind == "param" else first.forward.get(n.name)
+            if n.kind == "data":
+                value = n.samples[0] if n.samples is not None else n.value
+            delta = first.grads.get(n.name, first.deltas.get(n.name))
+            if n is model.loss:
+                delta = sp.Matrix([[1]])
+        nodes.append({
+            "id": n.name, "latex": names[n.name], "kind": n.kind, "layer": g.layer, "position": g.position,
+            "shape": shape_latex(n.shape), "shape_text": shape_text(n.shape),
+            "equation": eq[n.name]["rhs"] if n.name in eq else None,
+            "equation_text": eq[n.name]["text"] if n.name in eq else None,
+            "value": matrix_latex(value, digits) if small and value is not None else None,
+            "value_text": matrix_text(value, digits) if small and value is not None else None,
+            "delta": matrix_latex(delta, digits) if small and delta is not None else None,
+            "delta_text": matrix_text(delta, digits) if small and delta is not None else None,
+            "rows": n.shape[0] if small else 0,
+            "inputs": [a.name for a in g.inputs],
+        })
+    layers: dict[int, list[dict]] = {}
+    for n in nodes:
+        layers.setdefault(n["layer"], []).append(n)
+    return {"nodes": nodes, "layers": [layers[k] for k in sorted(layers)],
+            "edges": [(a, n["id"]) for n in nodes for a in n["inputs"]]}
+
+
+# -- derivation -----------------------------------------------------------------------
+
+
+def _rules(step) -> list[str]:
+    seen, out = set(), []
+    for _, says in step.rules:
+        if says not in seen:
+            seen.add(says)
+            out.append(says)
+    return out
+
+
+def derivations(model, d, names) -> list[dict]:
+    shown: set[str] = set()
+    out = []
+    for name, g in d.gradients.items():
+        steps = []
+        for s in g.steps[:-1]:
+            node = s.node.name
+            steps.append({"node": node, "lhs": rf"\delta_{{{names[node]}}}",
+                          "partial": rf"\frac{{\partial L}}{{\partial {names[node]}}}",
+                          "rhs": latex_shaped(s.formula, names), "rhs_plain": latex(s.formula, names),
+                          "text": f"δ_{node} = {text(s.formula)}",
+                          "shape": shape_latex(s.node.shape), "rules": _rules(s), "repeat": node in shown})
+            shown.add(node)
+        last = g.steps[-1]
+        closed = latex(g.closed, names)
+        final = latex_shaped(last.formula, names)
+        out.append({
+            "name": name, "latex": names[name], "shape": shape_latex(g.param.shape),
+            "shape_text": shape_text(g.param.shape),
+            "lhs": rf"\frac{{\partial L}}{{\partial {names[name]}}}",
+            "lhs_inline": rf"\partial L / \partial {names[name]}",
+            "steps": steps,
+            "final": final, "final_text": text(last.formula), "final_rules": _rules(last),
+            "closed": closed if closed != latex(last.formula, names) and len(closed) <= CLOSED_CHARS else None,
+            "closed_omitted": len(closed) > CLOSED_CHARS,
+            "closed_text": text(g.closed),
+            "substituted": _short(latex(g.substituted, names)) if g.substituted is not None else None,
+            "elementwise": elementwise(g, d, names),
+        })
+    return out
+
+
+#: a formula in the parameters and data alone is shown only when its LaTeX is this short
+SUBSTITUTED_CHARS = 240
+
+
+def _short(formula: str) -> str | None:
+    return formula if len(formula) <= SUBSTITUTED_CHARS and formula else None
+
+
+def elementwise(g, d, names) -> list[dict] | None:
+    """∂L/∂p_ij written out entry by entry, in the entries of the named quantities.
+
+    The closed form where its entries are short (the seed's ``w_{2,j} x_i (1 − h_j²) (out − 6)
+    step(z)``), else the last step's form in the entries of the nearest δ, else nothing.
+    """
+    rows, cols = g.param.shape
+    if rows * cols > ELEMENTWISE_ENTRIES or (rows, cols) == (1, 1):
+        return None
+    for formula in (g.closed, g.formula):
+        env, entry_names = {}, {}
+        for node, symbol in [*d.value.items(), *d.delta.items()]:
+            if not node.name or not isinstance(symbol, sp.MatrixSymbol) or symbol not in formula.free_symbols:
+                continue
+            label = names[node.name] if symbol is d.value[node] else rf"\delta_{{{names[node.name]}}}"
+            r, c = node.shape
+            entries = [[sp.Symbol(f"{symbol.name}[{i},{j}]") for j in range(c)] for i in range(r)]
+            env[symbol] = sp.ImmutableMatrix(entries)
+            for i in range(r):
+                for j in range(c):
+                    entry_names[entries[i][j].name] = entry_latex(label, i, j, node.shape)
+        try:
+            matrix = explicit(formula, env)
+        except KeyError:  # an anonymous quantity left in the formula
+            continue
+        printing_names = {**names, **entry_names}
+        lines = [{"lhs": rf"\frac{{\partial L}}{{\partial {entry_latex(names[g.param.name], i, j, g.param.shape)}}}",
+                  "rhs": latex(sp.factor_terms(matrix[i, j]), printing_names)}
+                 for i in range(rows) for j in range(cols)]
+        if all(len(line["rhs"]) <= ENTRY_CHARS for line in lines):
+            return lines
+    return None
+
+
+# -- verification ---------------------------------------------------------------------
+
+
+def verification_rows(verification, names, digits) -> list[dict]:
+    out = []
+    for name, c in verification.params.items():
+        if c.elementwise_ok is None:
+            elementwise_text = f"skipped: {c.reason}"
+        elif c.elementwise_ok:
+            elementwise_text = "agrees (exact)" if c.elementwise_method == "exact" else f"agrees ({c.elementwise_method})"
+        else:
+            elementwise_text = "DISAGREES"
+        if c.fd_max_rel_err is None:
+            fd_text = "not computed" if not c.kinks else "every entry at a kink: not judged"
+        else:
+            fd_text = f"max. rel. error {c.fd_max_rel_err:.1e}"
+        if c.kinks:
+            fd_text += f"; {len(c.kinks)} entr{'y' if len(c.kinks) == 1 else 'ies'} at a relu kink, not judged"
+        out.append({
+            "name": name, "latex": names[name], "matrix": matrix_latex(c.matrix, digits),
+            "matrix_text": matrix_text(c.matrix, digits),
+            "elementwise": elementwise_text, "fd": fd_text, "ok": c.ok,
+            "mismatches": [f"{name}[{m.index[0]}, {m.index[1]}]: matrix form {m.matrix:.10g}, "
+                           f"SymPy {m.elementwise:.10g}" for m in c.mismatches],
+        })
+    return out
+
+
+# -- training -------------------------------------------------------------------------
+
+
+def _label(r, per_epoch: int) -> str:
+    return f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else "")
+
+
+def epoch_tables(model, history, names, digits) -> list[dict]:
+    out = []
+    previous = None
+    named = [n for n in model._derivation.order if n.name and not n.is_leaf]
+    for r in history.steps:
+        index = (r.epoch - 1) * history.steps_per_epoch + (r.sample or 1)
+        if previous is not None and index > previous + 1:
+            out.append({"gap": _gap_sentence(previous + 1, index - 1, history.steps_per_epoch)})
+        previous = index
+        params = []
+        for p in model.params:
+            grad, updated = r.grads.get(p.name), r.updated.get(p.name)
+            params.append({"name": p.name, "latex": names[p.name],
+                           "used": matrix_latex(r.params[p.name], digits),
+                           "grad": matrix_latex(grad, digits) if grad is not None else None,
+                           "updated": matrix_latex(updated, digits) if updated is not None else None,
+                           "used_text": matrix_text(r.params[p.name], digits),
+                           "grad_text": matrix_text(grad, digits) if grad is not None else None,
+                           "updated_text": matrix_text(updated, digits) if updated is not None else None})
+        forward = []
+        for n in named:
+            if n.name not in r.forward:
+                continue
+            delta = r.deltas.get(n.name)
+            forward.append({"name": n.name, "latex": names[n.name], "shape": shape_latex(n.shape),
+                            "value": matrix_latex(r.forward[n.name], digits),
+                            "value_text": matrix_text(r.forward[n.name], digits),
+                            "delta": "1" if n is model.loss else (matrix_latex(delta, digits) if delta is not None else None),
+                            "is_loss": n is model.loss})
+        loss = r.forward[model.loss.name]
+        out.append({"gap": None, "label": _label(r, history.steps_per_epoch), "epoch": r.epoch, "sample": r.sample,
+                    "precision": r.precision, "params": params, "forward": forward,
+                    "loss": number_latex(loss[0, 0], digits), "loss_text": number(loss[0, 0], digits),
+                    "notes": list(r.notes)})
+    return out
+
+
+def _gap_sentence(first: int, last: int, per_epoch: int) -> str:
+    count = last - first + 1
+    if per_epoch == 1:
+        what = f"epoch {first}" if count == 1 else f"epochs {first}–{last}"
+    else:
+        what = f"update step {first}" if count == 1 else f"update steps {first}–{last}"
+    return (f"{what} ({count} in all) are not shown; the loss of every epoch is in the plot below "
+            "and in result.json")
+
+
+def loss_curve(history) -> dict:
+    points = thin(epoch_means(history.losses, history.steps_per_epoch))
+    finite = [(e, v) for e, v in points if v == v and abs(v) != float("inf")]
+    values = [v for _, v in finite]
+    log = bool(values) and min(values) > 0 and max(values) / min(values) > 100
+    curve = {"points": finite, "log": log, "coordinates": [f"({e}, {v!r})" for e, v in finite]}
+    if finite:
+        low, high = min(values), max(values)
+        if log:
+            low, high = low / 1.5, high * 1.5
+        else:
+            pad = (high - low) * 0.08 or max(abs(high) * 0.1, 1e-12)
+            low, high = low - pad, high + pad
+        curve.update(xmin=1, xmax=max(2, finite[-1][0]), ymin=f"{low:.6g}", ymax=f"{high:.6g}",
+                     xticks=_ticks(max(2, finite[-1][0])))
+    return curve
+
+
+def _ticks(last: int) -> list[int]:
+    """Whole-number epoch ticks, a 1-2-5 step giving at most 10 of them."""
+    step = 1
+    while last / step > 10:
+        for factor in (2, 5 / 2, 2):
+            step = int(step * factor)
+            if last / step <= 10:
+                break
+    return [1] + list(range(step, last + 1, step)) if step > 1 else list(range(1, last + 1))

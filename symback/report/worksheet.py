@@ -1,0 +1,266 @@
+"""Worksheets: the exercise with boxes to fill, its answer key, and variants of it.
+
+A worksheet asks for what a student computes by hand — every derivation step, then for
+each epoch the forward values, the gradients and the updated parameters — and leaves a box
+for each entry.  The key is the same document with the boxes filled; ``solution.yaml`` is
+the empty answers file for ``symback check`` and ``answers.yaml`` the filled one.
+
+Variants give each student fresh "nice" initial values (one decimal), drawn reproducibly
+from a seed, and rejected when degenerate: a relu argument at or near 0 (a kink, or a
+value that rounding would put on the wrong side), a unit dead from the first step, no
+gradient reaching a parameter, or a loss that overflows.  Each variant gets its own model
+file, so ``symback derive`` and ``symback check`` work on it as on any model.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ModelError, OptionError
+from ..numeric.formatting import matrix_latex, number, shape_latex
+from ..numeric.program import MPMATH, to_float
+from . import document
+
+#: a relu argument closer to 0 than this makes a variant degenerate
+NEAR_KINK = 0.05
+#: a loss larger than this (or not finite) makes a variant degenerate
+LOSS_LIMIT = 1e6
+#: candidates tried per variant asked for
+ATTEMPTS = 200
+#: an empty box wide enough for a signed number of ``digits`` digits
+BOX = r"\boxed{\phantom{-0.0000}}"
+
+
+@dataclass
+class Variant:
+    index: int  # 1-based; 0 for the exercise as written
+    values: dict[str, sp.Matrix]  # initial value of every parameter
+
+
+# -- drawing variants -----------------------------------------------------------------
+
+
+def draw_variants(model, count: int, seed: int) -> list[Variant]:
+    """``count`` distinct, non-degenerate variants of ``model``'s initial values."""
+    if count < 1:
+        raise OptionError(f"--variants must be at least 1, not {count}")
+    rng = random.Random(seed)
+    original = {p.name: sp.Matrix(p.value) for p in model.params}
+    if any(not isinstance(p.value, sp.MatrixBase) for p in model.params):
+        raise ModelError("variants need exact initial values (numbers, not NumPy arrays) for every parameter")
+    chosen: list[Variant] = []
+    seen = {_key(original)}
+    for _ in range(count * ATTEMPTS):
+        values = {name: _nice_like(m, rng) for name, m in original.items()}
+        key = _key(values)
+        if key in seen:
+            continue
+        seen.add(key)
+        with_values(model, values)
+        if degenerate(model) is None:
+            chosen.append(Variant(len(chosen) + 1, values))
+            if len(chosen) == count:
+                break
+    with_values(model, original)
+    if len(chosen) < count:
+        raise OptionError(f"found only {len(chosen)} good variants of {count} after {count * ATTEMPTS} tries: "
+                          "the model leaves little room for nice values")
+    return chosen
+
+
+def _nice_like(m: sp.Matrix, rng: random.Random) -> sp.Matrix:
+    """Entries k/10 within the magnitude of the original values (at least ±1)."""
+    bound = max(10, int(np.ceil(float(max(abs(v) for v in m)) * 10)))
+    return sp.Matrix(m.rows, m.cols, lambda i, j: sp.Rational(rng.randint(-bound, bound), 10))
+
+
+def _key(values: dict) -> tuple:
+    return tuple((k, tuple(v)) for k, v in sorted(values.items()))
+
+
+def with_values(model, values: dict[str, sp.Matrix]) -> None:
+    """Give the model's parameters these initial values (the derivation does not change)."""
+    by_name = {p.name: p for p in model.params}
+    for name, value in values.items():
+        by_name[name].value = sp.ImmutableMatrix(value)
+
+
+def degenerate(model) -> str | None:
+    """Why the model's current initial values make a poor exercise, or None."""
+    history = model.train()
+    if history.stopped:
+        return history.stopped
+    if any(not np.isfinite(v) or abs(v) > LOSS_LIMIT for v in history.losses):
+        return "the loss overflows"
+    program = model.program
+    relus = [n for n in program.nodes if n.op == "apply" and n.attrs.get("fn") in ("relu", "leaky_relu")]
+    for k, r in enumerate(history.steps):
+        if r.precision != MPMATH:
+            continue
+        if k == 0 and any(not np.any(to_float(g)) for g in r.grads.values()):
+            return "no gradient reaches a parameter"
+        leaves = [r.params[leaf.name] if leaf.kind == "param" else
+                  (leaf.samples[(r.sample or 1) - 1] if leaf.samples is not None else leaf.value)
+                  for leaf in program.leaves]
+        values = program.forward(leaves, MPMATH)
+        for node in relus:
+            argument = to_float(values[node.args[0]])
+            if np.any(np.abs(argument) < NEAR_KINK):
+                return f"a relu argument is near 0 in step {k + 1}"
+            if k == 0 and node.attrs["fn"] == "relu":
+                units = argument.ravel()[:, None] if 1 in argument.shape else argument
+                if np.any(np.all(units < 0, axis=0)):
+                    return "a relu unit is dead from the first step"
+    return None
+
+
+# -- the variant's model file ------------------------------------------------------------
+
+
+def rewrite_source(source: str, values: dict[str, sp.Matrix], filename: str = "model.py") -> str:
+    """The model file with each ``name = param(VALUE, ...)`` given the new value."""
+    tree = ast.parse(source)
+    edits = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        call = node.value
+        func = call.func if isinstance(call, ast.Call) else None
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if called == "param" and call.args and node.targets[0].id in values:
+            edits.append((call.args[0], _literal(values[node.targets[0].id])))
+    found = {n.targets[0].id for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1
+             and isinstance(n.targets[0], ast.Name) and n.targets[0].id in values}
+    missing = sorted(set(values) - found)
+    if len(edits) != len(values) or missing:
+        raise ModelError("variants rewrite each parameter's `name = param(value)` line; not found for "
+                         f"{', '.join(missing) or 'some parameters'}", file=filename)
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode("utf-8")))
+    data = source.encode("utf-8")
+    for arg, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        start = offsets[arg.lineno - 1] + arg.col_offset
+        end = offsets[arg.end_lineno - 1] + arg.end_col_offset
+        data = data[:start] + text.encode("utf-8") + data[end:]
+    return data.decode("utf-8")
+
+
+def _decimal(v: sp.Rational) -> str:
+    return number(v, 15) if sp.Rational(number(v, 15)) == v else f'"{v}"'
+
+
+def _literal(m: sp.Matrix) -> str:
+    if m.shape == (1, 1):
+        return _decimal(m[0, 0])
+    return "[" + ", ".join("[" + ", ".join(_decimal(v) for v in m.row(i)) + "]" for i in range(m.rows)) + "]"
+
+
+# -- the worksheet document -----------------------------------------------------------------
+
+
+def _boxes(shape) -> str:
+    rows, cols = shape
+    if (rows, cols) == (1, 1):
+        return BOX
+    body = r" \\[2pt] ".join(" & ".join([BOX] * cols) for _ in range(rows))
+    return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
+
+
+def build(model, history, variant: Variant | None = None, seed: int | None = None) -> dict:
+    """The worksheet and its key as one document; the templates show answers when ``key``."""
+    d = model._derivation
+    names = document.names_of(model)
+    digits = model.digits
+    derivations = document.derivations(model, d, names)
+    nodes = {n.name: n for n in d.order if n.name}
+    steps = []
+    for r in history.steps:
+        if r.precision != MPMATH:
+            break
+        forward = [{"name": n, "latex": names[n], "shape": shape_latex(nodes[n].shape),
+                    "blank": _boxes(nodes[n].shape), "answer": matrix_latex(v, digits)}
+                   for n, v in r.forward.items()]
+        grads = [{"name": n, "latex": names[n], "lhs": rf"\partial L/\partial {names[n]}", "blank": _boxes(nodes[n].shape), "answer": matrix_latex(v, digits)}
+                 for n, v in r.grads.items()]
+        updated = [{"name": n, "latex": names[n], "blank": _boxes(nodes[n].shape), "answer": matrix_latex(v, digits)}
+                   for n, v in r.updated.items()]
+        steps.append({"label": f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else ""),
+                      "epoch": r.epoch, "sample": r.sample, "forward": forward, "grads": grads,
+                      "updated": updated, "notes": list(r.notes)})
+    title = model.title or f"Backpropagation: {model.name}"
+    return {
+        "name": model.name,
+        "title": title,
+        "variant": variant.index if variant else None,
+        "seed": seed,
+        "digits": digits,
+        "convention": document.convention(model),
+        "optimizer": document.optimizer_sentence(model),
+        "epochs_count": model.epochs,
+        "equations": document.equations(model, d, names),
+        "params": document.parameter_table(model, names, digits),
+        "data": document.data_table(model, names, digits),
+        "derivations": derivations,
+        "steps": steps,
+        "more_steps": history.total_steps - len(steps),
+        "blank_line": r"\underline{\hspace{12em}}",
+    }
+
+
+# -- the answers files ---------------------------------------------------------------------
+
+
+def solution_yaml(model, history, filled: bool, model_file: str, variant: Variant | None = None) -> str:
+    """The answers file for ``symback check``: every field ``~`` (empty), or the exact answers rounded."""
+    digits = model.digits
+    what = "Answers" if filled else "Solution"
+    label = f" (variant {variant.index})" if variant else ""
+    out = [f"# {what} for {model.title or model.name}{label}: symback check {model_file} <this file>"]
+    if not filled:
+        out += ["# Replace each ~ by your value: a number, a fraction such as 3/10, or arithmetic such as",
+                "# 0.1*(4.47-6). Leave ~ where you did not compute a value; it is not judged.",
+                '# formulas: a gradient in the model\'s names, e.g. "(out - 6) * step(z) * h" (@ and .T allowed).']
+    out.append("epochs:")
+
+    def cell(v) -> str:
+        return number(v, digits) if filled else "~"
+
+    def tensor(value) -> str:
+        m = np.asarray(value, dtype=object)
+        if m.shape == (1, 1):
+            return cell(m[0, 0])
+        return "[" + ", ".join("[" + ", ".join(cell(v) for v in row) + "]" for row in m) + "]"
+
+    for r in history.steps:
+        if r.precision != MPMATH:
+            break
+        key = f"{r.epoch}" if r.sample is None else f'"{r.epoch}.{r.sample}"'
+        out.append(f"  {key}:")
+        for section in ("forward", "grads", "updated"):
+            values = getattr(r, section)
+            out.append(f"    {section}:")
+            out += [f"      {name}: {tensor(v)}" for name, v in values.items()]
+    out.append("formulas:")
+    for name in model._derivation.gradients:
+        formula = f'"{_formula_hint(model, name)}"' if filled else "~"
+        out.append(f"  {name}: {formula}")
+    return "\n".join(out) + "\n"
+
+
+def _formula_hint(model, name: str) -> str:
+    """The gradient in the model's names, as a solution file writes it (``@``, ``.T``, ``*``)."""
+    from ..numeric.printing import code
+
+    return code(model._derivation.gradients[name].closed)
+
+
+def variant_folder(out: Path, variant: Variant | None) -> Path:
+    return out if variant is None else out / f"variant-{variant.index:02d}"

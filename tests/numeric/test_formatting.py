@@ -1,0 +1,48 @@
+"""Rounding as a reader expects it, and the TeX log excerpt of a failed run."""
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from symback.numeric.formatting import entry_latex, matrix_latex, matrix_text, number, number_latex
+from symback.report.pdf import log_excerpt
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (sp.Rational(13, 10), "1.3"),  # exact: no invented zeros
+    (sp.Rational(1300456, 10**6), "1.300"),  # rounded: the zeros are digits
+    (sp.Rational(-7592, 10**7), "-0.0007592"),
+    (sp.Rational(1234, 10**8), "1.234e-05"),
+    (sp.Integer(2), "2"),
+    (sp.Integer(0), "0"),
+    (0.1, "0.1"),
+    (0.30000000000000004, "0.3000"),
+    (123456.0, "123500"),
+    (float("nan"), "nan"),
+])
+def test_number(value, shown):
+    with mpmath.workdps(50):
+        assert number(value, 4) == shown
+
+
+def test_latex_forms():
+    assert number_latex(sp.Rational(1234, 10**8), 4) == r"1.234 \times 10^{-5}"
+    assert matrix_latex(sp.Matrix([[1, sp.Rational(-1, 2)]]), 4) == r"\begin{pmatrix} 1 & -0.5 \end{pmatrix}"
+    assert matrix_latex(sp.Matrix([[sp.Rational(1, 10)]]), 4) == "0.1"
+    big = matrix_latex(np.arange(100.0).reshape(10, 10), 3)
+    assert big.count(r"\\") == 5 and r"\cdots" in big and r"\ddots" in big and "99" in big
+    assert matrix_text(sp.Matrix([[1, 2], [3, 4]]), 4) == "[1, 2; 3, 4]"
+
+
+def test_entry_names():
+    assert entry_latex("w_{1}", 1, 2, (2, 3)) == "w_{1,23}"
+    assert entry_latex("h", 0, 1, (1, 3)) == "{h}_{2}"
+    assert entry_latex(r"\delta_{\mathit{logits}}", 3, 0, (4, 3)) == r"\delta_{\mathit{logits},41}"
+    assert entry_latex(r"\mathit{out}", 0, 0, (1, 1)) == r"\mathit{out}"
+
+
+def test_log_excerpt_names_the_error():
+    log = "This is pdfTeX\n(./d.tex\n./d.tex:12: Undefined control sequence.\nl.12 \\notacommand\n\n)\n"
+    assert log_excerpt(log) == r"./d.tex:12: Undefined control sequence. | l.12 \notacommand"
+    assert log_excerpt("! Missing $ inserted.\n<inserted text>\n$\n") == "! Missing $ inserted. | <inserted text> | $"

@@ -1,0 +1,124 @@
+"""The derivation report of the seed exercise, section by section (Markdown and LaTeX).
+
+Numbers in the report are checked against PyTorch written out by hand (``oracle.seed_epochs``),
+rounded the way the report rounds them; formulas against exact strings.
+"""
+
+import re
+
+import pytest
+from conftest import EXAMPLES
+from oracle import seed_epochs
+
+import symback
+from symback.numeric.formatting import matrix_latex, number
+from symback.report import document
+from symback.report.exporters import latex_file, markdown_files
+
+
+@pytest.fixture(scope="module")
+def seed_reports():
+    model = symback.load(EXAMPLES / "seed.py")
+    context = document.build(model, model.verify(), model.train())
+    return {**markdown_files("derivation", context), **latex_file("derivation", context)}
+
+
+@pytest.fixture(scope="module")
+def md(seed_reports):
+    return seed_reports["derivation.md"]
+
+
+@pytest.fixture(scope="module")
+def tex(seed_reports):
+    return seed_reports["derivation.tex"]
+
+
+def test_sections_in_the_order_of_the_spec(md, tex):
+    headings = re.findall(r"^## (.*)$", md, flags=re.M)
+    assert headings == ["1. Model", "2. Computational graph", "3. Derivation of the gradients", "4. Verification",
+                        "5. Training", "6. Loss per epoch"]
+    sections = re.findall(r"\\section\{(.*?)\}", tex)
+    assert sections == ["Model", "Computational graph", "Derivation of the gradients", "Verification", "Training",
+                        "Loss per epoch"]
+
+
+def test_forward_equations_with_shapes(md, tex):
+    for doc in (md, tex):
+        assert r"u_{1} &= x^{\top} w_{1} + b_{1} &&\quad ({1\times 3})" in doc
+        assert r"h &= \tanh\left(u_{1}\right) &&\quad ({1\times 3})" in doc
+        assert r"\mathit{out} &= w_{3}^{\top} x + \operatorname{relu}\left(z\right) + b_{3} &&\quad ({1\times 1})" in doc
+    assert r"| $`w_{1}`$ | $`2\times 3`$ | $`\begin{pmatrix} 1.3 & -0.13 & 0 \\ 0.2 & -1.3 & 0.03 \end{pmatrix}`$ | trained |" in md
+
+
+def test_the_elementwise_tanh_factor_the_hand_solution_got_wrong(md, tex):
+    step = (r"\delta_{u_{1}} = \frac{\partial L}{\partial u_{1}} = \underbrace{\delta_{h}}_{1\times 3} \odot "
+            r"\underbrace{\left(\mathbf{1} - h \odot h\right)}_{1\times 3}")
+    assert step in md and step in tex
+    final = r"\frac{\partial L}{\partial w_{1}} = \underbrace{x}_{2\times 1}\,\underbrace{\delta_{u_{1}}}_{1\times 3}"
+    assert final in md and final in tex
+    # entry by entry, each entry has its own (1 − h_j²): not one scalar factor
+    for i, j in [(1, 1), (1, 2), (2, 3)]:
+        entry = (rf"\frac{{\partial L}}{{\partial w_{{1,{i}{j}}}}} &= w_{{2,{j}}} {{x}}_{{{i}}} "
+                 rf"\left(1 - {{h}}_{{{j}}}^{{2}}\right) \left(\mathit{{out}} - 6\right) \operatorname{{step}}\left(z\right)")
+        assert entry in md and entry in tex
+    assert "*tanh′ = 1 − tanh², elementwise.*" in md
+
+
+def test_graph_has_named_nodes_shapes_and_epoch_one_values(md, tex):
+    expected = seed_epochs()[0]
+    mermaid = md.split("```mermaid")[1].split("```")[0]
+    for edge in ["n_x --> n_u1", "n_w1 --> n_u1", "n_u1 --> n_h", "n_z --> n_out", "n_out --> n_loss"]:
+        assert edge in mermaid
+    out = number(expected["forward"]["out"][0, 0], 4)
+    grad_b3 = number(expected["grads"]["b3"][0, 0], 4)
+    assert f'n_out["out = w3ᵀ x + relu(z) + b3 · 1×1<br/>{out}<br/>δ = {grad_b3}"]:::op' in mermaid
+    assert r"\node[op] (n-u1)" in tex and r"\draw[edge] (n-x.south) -- (n-u1.north);" in tex
+    assert matrix_latex(expected["grads"]["w1"], 4) in tex.split(r"\section{Derivation")[0]
+
+
+def test_epoch_tables_hold_the_torch_numbers(md, tex):
+    epochs = seed_epochs()
+    training_md = md.split("## 5. Training")[1]
+    training_tex = tex.split(r"\section{Training}")[1]
+    chunks = training_md.split("### Epoch ")[1:]
+    assert len(chunks) == 3
+    for k, (chunk, expected) in enumerate(zip(chunks, epochs)):
+        assert chunk.startswith(f"{k + 1}\n")
+        for name in ("w1", "b1", "w2", "b2", "w3", "b3"):
+            used, grad, updated = (matrix_latex(expected[key][name], 4) for key in ("params", "grads", "updated"))
+            assert f"| $`{_latex_name(name)}`$ | $`{used}`$ | $`{grad}`$ | $`{updated}`$ |" in chunk
+            assert grad in training_tex
+        loss = number(expected["forward"]["loss"][0, 0], 4)
+        assert f"**$`{loss}`$**" in chunk
+
+
+def _latex_name(name):
+    return f"{name[0]}_{{{name[1:]}}}"
+
+
+def test_verification_table(md):
+    rows = [line for line in md.splitlines() if line.startswith("| $`") and "agrees" in line]
+    assert len(rows) == 6
+    assert all("agrees (exact)" in r and r.endswith("| verified |") for r in rows)
+
+
+def test_loss_plot(seed_reports, tex):
+    svg = seed_reports["loss.svg"]
+    points = re.search(r'<polyline points="([^"]*)"', svg).group(1).split()
+    assert len(points) == 3
+    ys = [float(p.split(",")[1]) for p in points]
+    assert ys[0] < ys[1] < ys[2]  # the loss falls, so the curve goes down the picture (y grows downwards)
+    coordinates = re.search(r"coordinates \{\n(.*?)\n\};", tex, flags=re.S).group(1).split("\n")
+    losses = [e["forward"]["loss"][0, 0] for e in seed_epochs()]
+    assert [float(c.strip("()").split(", ")[1]) for c in coordinates] == pytest.approx(losses, rel=1e-12)
+
+
+def test_long_runs_show_the_first_and_last_epochs():
+    model = symback.load(EXAMPLES / "seed.py")
+    model.configure(epochs=40)
+    context = document.build(model, model.verify(), model.train())
+    md = markdown_files("derivation", context)["derivation.md"]
+    labels = re.findall(r"^### Epoch (\d+)$", md, flags=re.M)
+    assert labels == [str(k) for k in [*range(1, 11), *range(36, 41)]]
+    assert "*Epochs 11–35 (25 in all) are not shown; the loss of every epoch is in the plot below" in md
+    assert "The run has 40 epochs; the first and the last are shown." in md
