@@ -130,12 +130,18 @@ def _tokenize(text: str) -> list[_Token]:
 
 @dataclass(frozen=True)
 class Literal:
-    """A number as written: ``half_unit`` is half a unit in its last written digit."""
+    """A number as written: ``half_unit`` is half a unit in its last written digit.
+
+    ``whole`` is a plain integer (``0``, ``12``: no point, no exponent), which claims that exact
+    value; ``significant`` counts the written significant digits (``0.0020`` has 2).
+    """
 
     text: str
     value: Fraction
     half_unit: Fraction
     position: int  # 0-based offset in the text
+    whole: bool = False
+    significant: int = 1
 
 
 @dataclass(frozen=True)
@@ -283,17 +289,24 @@ class _Parser:
         return _Node("call", token.pos, tuple(args), (token.text, tuple(keywords.items())))
 
     def number(self, token: _Token) -> _Node:
-        whole, fraction, sign, power = _NUMBER.fullmatch(token.text).groups("")
-        if len(whole) + len(fraction) > MAX_DIGITS:
-            raise _error(f"a number with more than {MAX_DIGITS} digits", token.pos)
-        if len(power.lstrip("0")) > 3 or int(power or 0) > MAX_SCIENTIFIC:
-            raise _error(f"a number whose exponent e{sign}{power} is beyond ±{MAX_SCIENTIFIC}", token.pos)
-        scale = Fraction(10) ** ((-1 if sign == "-" else 1) * int(power or 0) - len(fraction))
-        value = int(whole + fraction) * scale
-        if value > MAX_MAGNITUDE:
-            raise _error("a number larger than 1e200", token.pos)
-        self.literals.append(Literal(token.text, value, scale / 2, token.pos))
+        self.literals.append(literal(token.text, token.pos))
         return _Node("num", token.pos, data=len(self.literals) - 1)
+
+
+def literal(text: str, pos: int = 0) -> Literal:
+    """A number literal as written, within the limits (digits, exponent, magnitude)."""
+    whole, fraction, sign, power = _NUMBER.fullmatch(text).groups("")
+    if len(whole) + len(fraction) > MAX_DIGITS:
+        raise _error(f"a number with more than {MAX_DIGITS} digits", pos)
+    if len(power.lstrip("0")) > 3 or int(power or 0) > MAX_SCIENTIFIC:
+        raise _error(f"a number whose exponent e{sign}{power} is beyond ±{MAX_SCIENTIFIC}", pos)
+    scale = Fraction(10) ** ((-1 if sign == "-" else 1) * int(power or 0) - len(fraction))
+    value = int(whole + fraction or "0") * scale
+    if value > MAX_MAGNITUDE:
+        raise _error("a number larger than 1e200", pos)
+    digits = (whole + fraction).lstrip("0")
+    return Literal(text, value, scale / 2, pos, whole=not fraction and "." not in text and not power,
+                   significant=max(len(digits), 1))
 
 
 def _parse(text: str, functions: Collection[str], symbols: Collection[str] | None) -> _Parser:
@@ -311,9 +324,12 @@ def _parse(text: str, functions: Collection[str], symbols: Collection[str] | Non
 # ---------------------------------------------------------------------------------
 
 
+_PREC = mpmath.libmp.dps_to_prec(DIGITS)
+
+
 def _mp(x: Fraction) -> mpmath.mpf:
-    with mpmath.workdps(DIGITS):
-        return mpmath.mpf(x.numerator) / x.denominator
+    """``x`` rounded once to 50 digits (no precision context is entered: a class has many values)."""
+    return mpmath.mp.make_mpf(mpmath.libmp.from_rational(x.numerator, x.denominator, _PREC, "n"))
 
 
 def _guarded(f: Callable, ok: Callable, message: str) -> Callable:
@@ -380,20 +396,53 @@ def _value(node: _Node, literals: list, functions: Mapping) -> mpmath.mpf:
 
 
 class Expression:
-    """A parsed value: ``.value`` at 50 digits, its ``.literals`` and their rounding."""
+    """A parsed value: ``.value`` at 50 digits, its ``.literals`` and their rounding.
 
-    def __init__(self, text: str, parser: _Parser, functions: Mapping):
+    ``kind`` says what the text claims (see ``check/claims.py``): ``"whole"`` — a plain integer
+    such as ``0`` or ``-2``, that exact value; ``"decimal"`` — a plain number with a point or an
+    exponent, rounded or truncated to its last digit; ``"expression"`` — arithmetic, whose
+    numbers are rounded.
+    """
+
+    def __init__(self, text: str, parser: _Parser | None, functions: Mapping, plain: Literal | None = None):
         self.text = text
-        self.literals: list[Literal] = parser.literals
-        self._tree, self._exponents, self._functions = parser.tree, parser.exponents, functions
-        with mpmath.workdps(DIGITS):
-            self._mp = [mpmath.mpf(lit.text) for lit in self.literals]
-        kinds = [t.text if t.kind == "op" else t.kind for t in parser.tokens]
-        self.is_number = kinds in (["number", "end"], ["-", "number", "end"], ["+", "number", "end"])
-        self.value: mpmath.mpf = self.evaluate({})
+        self._functions = functions
+        if plain is not None:  # a plain number: no tree to walk
+            self.literals: list[Literal] = [plain]
+            self._tree, self._exponents = _Node("num", plain.position, data=0), set()
+            self.is_number = True
+        else:
+            self.literals = parser.literals
+            self._tree, self._exponents = parser.tree, parser.exponents
+            kinds = [t.text if t.kind == "op" else t.kind for t in parser.tokens]
+            self.is_number = kinds in (["number", "end"], ["-", "number", "end"], ["+", "number", "end"])
+        self._mp = [_mp(lit.value) for lit in self.literals]
+        self.kind = ("whole" if self.literals[0].whole else "decimal") if self.is_number else "expression"
+        self.value: mpmath.mpf = self._plain() if plain is not None else self.evaluate({})
+
+    def _plain(self) -> mpmath.mpf:
+        # built from the signed fraction: an mpf's unary minus would round to the context's 53 bits
+        return _mp(-self.literals[0].value) if self.text.lstrip().startswith("-") else self._mp[0]
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r}, value={mpmath.nstr(self.value, 15)})"
+
+    @property
+    def significant(self) -> int | None:
+        """Significant digits written: a plain number's; an expression's fewest among its rounded
+        numbers; None when nothing in it is rounded (``3/10``, ``2``)."""
+        if self.kind == "whole":
+            return None
+        if self.kind == "decimal":
+            return self.literals[0].significant
+        rounded = [lit.significant for k, lit in enumerate(self.literals)
+                   if lit.value.denominator != 1 and k not in self._exponents]
+        return min(rounded) if rounded else None
+
+    @property
+    def unit(self) -> mpmath.mpf:
+        """A unit in the last written digit of a plain number (how far truncation may go)."""
+        return 2 * _mp(self.literals[0].half_unit)
 
     def evaluate(self, overrides: Mapping[int, mpmath.mpf]) -> mpmath.mpf:
         """The value with literal ``k`` (an index into ``.literals``) replaced by ``overrides[k]``."""
@@ -406,14 +455,15 @@ class Expression:
     def rounding(self, exact: Collection[Fraction] = frozenset()) -> mpmath.mpf:
         """How far the written value may be from the exact one because its author rounded.
 
-        A plain number: half a unit in its last written digit.  An expression: first-order
-        propagation, Σ_k |evaluate({k: l_k + h_k}) − value| over the literals ``l_k`` (half
-        unit ``h_k``) that are not integers, not in ``exact`` (exact problem constants such as
-        the learning rate) and not exponents; where ``l_k + h_k`` leaves the domain
-        (a division by zero, say), ``l_k − h_k`` is used.
+        A plain number: half a unit in its last written digit; a whole number (``0``, ``12``)
+        claims its exact value: 0.  An expression: first-order propagation,
+        Σ_k |evaluate({k: l_k + h_k}) − value| over the literals ``l_k`` (half unit ``h_k``)
+        that are not integers, not in ``exact`` (exact problem constants such as the learning
+        rate) and not exponents; where ``l_k + h_k`` leaves the domain (a division by zero,
+        say), ``l_k − h_k`` is used.
         """
         if self.is_number:
-            return _mp(self.literals[0].half_unit)
+            return mpmath.mpf(0) if self.kind == "whole" else _mp(self.literals[0].half_unit)
         total = mpmath.mpf(0)
         with mpmath.workdps(DIGITS):
             for k, lit in enumerate(self.literals):
@@ -428,6 +478,13 @@ class Expression:
         return total
 
 
+_PLAIN = re.compile(r"\s*([+-]?)\s*((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*")
+
+
 def parse_value(text: str, functions: Mapping[str, Callable] = VALUE_FUNCTIONS) -> Expression:
     """A number, fraction or small arithmetic from a solution file: ``"4.47"``, ``"3/10"``, ``"0.1*(4.47-6)"``."""
+    if isinstance(text, str) and len(text) <= MAX_LENGTH:
+        plain = _PLAIN.fullmatch(text)
+        if plain:  # most values are plain numbers: no tokens, no tree
+            return Expression(text, None, functions, literal(plain[2], plain.start(2)))
     return Expression(text, _parse(text, functions, None), functions)

@@ -1,118 +1,275 @@
-"""Naming the mistake behind a wrong value: the catalogue of ``mistakes.py`` tried in turn.
+"""Naming the mistake behind a wrong value, or admitting that it is unknown.
 
-For a gradient, each mutated closed form is evaluated on the author's own inputs and the one
-that reproduces most of what they wrote in that tensor wins; for an update, the sign, the
-learning rate and the parameters it was applied to; for a forward value, a forgotten
-activation or stale parameters; failing all, a slip in the arithmetic.
+Every catalogued mistake (``mistakes.py``) that can show in the value's section is replayed
+from the author's own values (``replay.Scenario``); one is named only when it reproduces the
+written number within its rounding, and among those the one that reproduces the most of what
+the author wrote in that tensor wins (an entry alone can be ambiguous).  An update is judged
+through the gradient it implies: the gradient mistakes are tried *through* the optimizer, so
+a solution that writes only updates — most hand solutions — is diagnosed like one that writes
+gradients.
+
+``arithmetic`` ("the method is right but the arithmetic slipped") is said only when the
+method's result is right and the last operation slipped: the value is a typo of the right
+one (a sign, one digit, two digits swapped, a power of ten) or within 1 % of it; for an
+update, the gradient it implies must be right (or a typo of it), or the written gradient right
+and the subtraction slipped.  Otherwise the cause is unknown, and the reason says that the
+value is too far off to be a slip.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import mpmath
+import numpy as np
 import sympy as sp
 
+from ..engine.derive import derive
+from ..engine.expr import scaled, transpose
 from ..numeric.formatting import number
-from ..numeric.program import DIGITS
+from ..numeric.program import DIGITS, FLOAT64, MPMATH
 from . import mistakes
+from .claims import SLACK
+from .mistakes import Mistake
+from .replay import Formula, Scenario
 
-#: relative agreement of two 50-digit values that are "the same"
-SAME = mpmath.mpf(10) ** -(DIGITS - 15)
+#: a near miss: within this share of the right value
+NEAR = mpmath.mpf("0.01")
 
 
-def diagnose(self, replay, section, name, formula, index, w, tol, carried) -> dict | None:
-    """``self`` is the `Checker`.  The catalogued mistake that reproduces the written value ``w`` from the author's own inputs."""
-    i, j = index
-    digits = self.model.digits
-    env = replay.env
+class Catalogue:
+    """The catalogue applied to one model: each mistake as formulas and values to replay with.
+    Built once per model, on first need (a correct solution never needs it)."""
 
-    def hit(value, f=None) -> bool:
-        slack = tol + abs(value) * SAME
-        if abs(w - value) <= slack:
-            return True
-        return f is not None and abs(w - value) <= slack + replay.widening(f, index)
+    def __init__(self, checker):
+        self.checker = checker
+        self.q = checker.quantities
+        self.model = checker.model
 
-    def found(code, detail="", expected=""):
-        return {"code": code, "message": mistakes.message(code, detail, expected)}
+    @cached_property
+    def mistakes(self) -> list[Mistake]:
+        model, d = self.model, self.q.derivation
+        return (mistakes.forward_mistakes(model, d) + mistakes.rule_mistakes(model, d) + mistakes.scale_mistakes(model)
+                + mistakes.gradient_value_mistakes(model) + mistakes.update_mistakes(model, self.checker.lr))
 
-    if section == "grads":
-        # the mistake that reproduces the most of what the author wrote in this tensor (an entry
-        # alone can be ambiguous: 1 − h² ≈ 2(1 − h) near h = 1 looks like a missing ½)
-        entries = replay.written[(replay.r.epoch, replay.r.sample, section, name)]
-        best, best_count = None, 0
-        for code, detail, mutated in self.mutations[name]:
-            try:
-                values = mutated(env)
-            except (ZeroDivisionError, ValueError, TypeError):
+    def for_section(self, section: str) -> list[Mistake]:
+        return [m for m in self.mistakes if section in m.sections]
+
+    def derivation(self, m: Mistake):
+        """The derivation with the mistake's rule (cached on the mistake)."""
+        if not hasattr(m, "_derivation"):
+            model = self.model
+            m._derivation = derive(model.loss, model.trainable, model.relu_grad_at_zero, vjps=m.vjps,
+                                   substituted=False)
+        return m._derivation
+
+    def formulas(self, m: Mistake) -> dict:
+        """The keys whose formulas the mistake changes, compiled (cached on the mistake)."""
+        if hasattr(m, "_formulas"):
+            return m._formulas
+        q, d = self.q, self.q.derivation
+        out = {}
+        if m.vjps:
+            changed = self.derivation(m)
+            for node, step in changed.steps.items():
+                section = "grads" if node.kind == "param" else "deltas"
+                key = (section, node.name)
+                if key in q.formulas and step.formula != d.steps[node].formula:
+                    out[key] = Formula(step.formula, q.keys)
+        elif m.scale is not None:
+            for key in self.first_keys:
+                out[key] = Formula(scaled(m.scale, q.formulas[key].expr), q.keys)
+        elif m.forward:
+            out = {("forward", name): Formula(expr, q.keys) for name, expr in m.forward.items()}
+        elif m.transposed:
+            key = ("grads", m.transposed)
+            out[key] = Formula(transpose(q.formulas[key].expr), q.keys)
+        m._formulas = out
+        return out
+
+    @cached_property
+    def first_keys(self) -> list:
+        """The δ and gradients computed from no other δ: scaling them scales every δ after them."""
+        return [key for key in self.q.order if key[0] in ("deltas", "grads")
+                and not any(i[0] == "deltas" for i in self.q.inputs(key))]
+
+    def apply(self, m: Mistake, world, k: int, key, precision: str = MPMATH) -> np.ndarray | None:
+        """``key`` at step ``k`` as the author would have it with mistake ``m``; None where it cannot apply."""
+        q = self.q
+        if m.update is not None:
+            if key[0] != "updated":
+                return None
+            scenario = Scenario(formulas={key: m.update})  # updates are cheap: always at 50 digits
+        elif m.values is not None:
+            values = self._values(m.values, world, k)
+            if not values:
+                return None
+            if precision != MPMATH:
+                values = {v: np.asarray(x, dtype=np.float64) for v, x in values.items()}
+            scenario = Scenario(values=values, precision=precision)
+        else:
+            formulas = self.formulas(m)
+            if not formulas or not any(f == key or f in q.upstream.get(key, ()) for f in formulas):
+                return None
+            scenario = Scenario(formulas=formulas, precision=precision)
+        try:
+            value = world.computed(k, key, scenario)
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return None
+        return value
+
+    def _values(self, how: str, world, k: int) -> dict:
+        q = self.q
+        if how == "previous-parameters":
+            return {} if k == 0 else {("param", p): world.param(k - 1, p) for p in q.trainable}
+        if how == "updated-parameters":
+            return {("param", p): world.tensor(k, ("updated", p)) for p in q.trainable}
+        if how == "previous-sample":
+            if k == 0:
+                return {}
+            return {("data", leaf.name): world.data(k - 1, leaf.name) for leaf in self.model.data
+                    if leaf.samples is not None}
+        raise ValueError(how)
+
+
+def diagnose(marking, k: int, key, index, claim, computed, widening, entries) -> tuple[dict | None, str | None]:
+    """The mistake behind a wrong entry, as ``{"code", "message", "detail"}``, or (None, why not)."""
+    checker = marking.checker
+    world = marking.world
+    catalogue = checker.catalogue
+    expected = str(sp.Rational(checker.model.relu_grad_at_zero)) if key[0] != "updated" else \
+        number(checker.lr, 6)
+    best, best_count = None, 0
+    bare = claim.is_bare_zero  # a written 0 is reproduced only by an exact 0
+    screen = np.asarray(computed, dtype=np.float64)
+    cache = marking.mutated.setdefault((k, key), {})  # a tensor's entries share the replays
+
+    def replayed(m, precision):
+        if (id(m), precision) not in cache:
+            cache[(id(m), precision)] = catalogue.apply(m, world, k, key, precision)
+        return cache[(id(m), precision)]
+
+    for m in catalogue.for_section(key[0]):
+        if m.update is None:  # screened in float64 first: most mistakes are far off
+            rough = replayed(m, FLOAT64)
+            if rough is None or not np.isfinite(rough[index]) or rough[index] == screen[index] or \
+                    not _near(claim, rough[index], widening[index]):
                 continue
-            if not hit(values[i, j], mutated):
-                continue
-            # the other entries, to about their written digits (the rounding of the inputs aside)
-            count = 1 + sum(abs(e.value - values[k]) <= e.rounding(self.exact_constants) + abs(values[k]) / 1000
-                            for k, (_, e) in entries.items() if k != (i, j))
-            if count > best_count:
-                best, best_count = (code, detail), count
-        if best is not None:
-            return found(*best, str(sp.Rational(self.model.relu_grad_at_zero)))
-        stale_env = {**env, **{p: replay.previous[p] for p in self.trainable}}
-        if hit(formula(stale_env)[i, j]) and not hit(carried):
-            return found("stale-parameters", "the gradient was computed with the previous epoch's parameters")
-    elif section == "updated":
-        p, g = formula.param[i, j], formula.grad[i, j]
-        slack = replay.widening(formula, index)
-        with mpmath.workdps(DIGITS):
-            step = carried - p
-
-            def near(value):
-                return abs(w - value) <= tol + slack + abs(value) * SAME
-
-            if near(p - step):
-                return found("update-sign")
-            for factor, what in ((1 / self.lr, "η = 1"), (10, "10 η"), (mpmath.mpf(1) / 10, "η/10"),
-                                 (2, "2 η"), (mpmath.mpf(1) / 2, "η/2")):
-                if near(p + step * factor):
-                    return found("learning-rate", what, number(self.lr, digits))
-            if near(replay.previous[name][i, j] + step) and not near(carried):
-                return found("stale-parameters", "the update was applied to the previous epoch's parameters "
-                             "instead of the ones used in this epoch")
-            if near(p - self.lr * 2 * g) or near(p - self.lr * g / 2):
-                return found("missing-half")
-    elif section == "forward":
-        node = self.model.tensor(name)
-        if node.op == "apply" and node.args[0].name and hit(env[node.args[0].name][i, j]):
-            return found("pre-post-activation", f"{name} is {node.attrs['fn']}({node.args[0].name}): "
-                         f"the activation was not applied")
-        stale_env = {**env, **{p: replay.previous[p] for p in self.trainable}}
-        if hit(formula(stale_env)[i, j], formula) and not hit(carried, formula):
-            return found("stale-parameters", "the forward pass used the previous epoch's parameters instead "
-                         "of the updated ones")
-        if node is self.model.loss and (hit(2 * carried) or hit(carried / 2)):
-            return found("missing-half")
-    if _slip(w, carried):
-        return found("arithmetic", expected=number(carried, digits))
-    return None
+        values = replayed(m, MPMATH)
+        if values is None or _same(values[index], computed[index]):
+            continue  # the mistake does not change this value here: it explains nothing
+        if not _hit(claim, values[index], 0 if bare else widening[index]):
+            continue
+        count = sum(1 for idx, e in entries.items()
+                    if _hit(e.claim, values[idx], 0 if e.claim.is_bare_zero else widening[idx]))
+        if count > best_count:
+            best, best_count = m, count
+    if best is not None:
+        return {"code": best.code, "message": best.message(expected), "detail": best.detail}, None
+    right = computed[index]
+    digits = checker.model.digits
+    if key[0] == "updated":
+        return _update_slip(marking, k, key, index, claim, right, widening[index], digits)
+    if typo(claim, right) or abs(claim.value - right) <= NEAR * abs(right):
+        return _arithmetic(right, digits), None
+    return None, "too far off to be a slip, and no catalogued mistake gives it"
 
 
-def _plausible(w, true, diagnosis) -> bool:
-    """A wrong value that later work may build on: a named mistake, or within a factor 10 of the truth.
-
-    This keeps a solution from writing nonsense once and then collecting "carried" for
-    everything computed from it.
-    """
-    if diagnosis is not None:
-        return True
-    if true == 0:
-        return abs(w) <= 1
-    return mpmath.mpf("0.1") <= abs(w / true) <= 10
+def _near(claim, value: float, widening: float) -> bool:
+    """Whether a float64 value may be accepted at 50 digits (a generous margin for float error)."""
+    allowance = float(max(claim.half, claim.unit)) + float(widening) + 1e-9 * max(1.0, abs(value))
+    if claim.grading.tolerance:
+        allowance += (claim.grading.atol or 0) + (claim.grading.rtol or 0) * abs(value)
+    return abs(value - float(claim.value)) <= allowance
 
 
-def _slip(w, carried) -> bool:
-    """A slip in the numbers: a sign, a power of ten, or within 10 % of the right value."""
-    if carried == 0:
-        return abs(w) < mpmath.mpf("1e-3")
-    ratio = w / carried
-    if abs(ratio + 1) < mpmath.mpf("1e-3"):
-        return True
-    for k in range(-3, 4):
-        if k and abs(ratio - mpmath.mpf(10) ** k) < mpmath.mpf(10) ** k * mpmath.mpf("1e-3"):
+def _same(a, b) -> bool:
+    return abs(a - b) <= SLACK * max(1, abs(b))
+
+
+def _hit(claim, value, widening) -> bool:
+    try:
+        return claim.accepts(value, mpmath.mpf(float(widening))) is not None
+    except (TypeError, ValueError):
+        return False
+
+
+def _arithmetic(right, digits: int) -> dict:
+    return {"code": "arithmetic", "message": mistakes.message("arithmetic", expected=number(right, max(digits, 4))),
+            "detail": ""}
+
+
+def _update_slip(marking, k, key, index, claim, right, widening, digits) -> tuple[dict | None, str | None]:
+    """An update: a slip only if the gradient it used is right."""
+    world, name = marking.world, key[1]
+    grads = marking.at.get((k, ("grads", name), tuple(index)))
+    if grads is not None and grads.status in ("correct", "imprecise", "carried") and (
+            typo(claim, right) or abs(claim.value - right) <= NEAR * abs(right) + widening):
+        return _arithmetic(right, digits), None  # the gradient written right, the subtraction slipped
+    if typo(claim, right):
+        return _arithmetic(right, digits), None
+    implied, gradient = implied_gradient(world, k, name, index, claim.value)
+    if implied is not None and (abs(implied - gradient) <= NEAR * abs(gradient) or _typo_value(implied, gradient)):
+        return _arithmetic(right, digits), None
+    if implied is None:
+        return None, "too far off to be a slip, and no catalogued mistake gives it"
+    where = marking.at.get((k, key, tuple(index)))
+    entry = where.entry if where else name
+    return None, (f"the update implies ∂L/∂{entry} = {number(implied, 4)}, where your values give "
+                  f"{number(gradient, 4)}: too far off to be a slip, and no catalogued mistake gives it")
+
+
+def implied_gradient(world, k: int, name: str, index, written) -> tuple:
+    """(the gradient an update implies, the gradient from the author's values) for SGD and momentum;
+    (None, None) for Adam, whose step hides the gradient's size."""
+    optimizer = world.optimizer
+    if world.q.model.optimizer == "adam":
+        return None, None
+    p = world.param(k, name)[index]
+    g = world.tensor(k, ("grads", name))[index]
+    with mpmath.workdps(DIGITS):
+        step = (p - written) / optimizer.lr
+        if world.q.model.optimizer == "momentum":
+            state = world.state(k - 1, name) if k > 0 else {}
+            if "buf" in state:
+                step -= optimizer.beta * state["buf"][index]
+    return step, g
+
+
+def typo(claim, right) -> bool:
+    """The written number is the right one with a typo: its sign, one digit, two neighbouring
+    digits swapped, or a power of ten."""
+    if claim.kind not in ("decimal", "whole"):
+        return False
+    return _typo_value(claim.value, right, claim.expression.literals[0].text)
+
+
+def _typo_value(w, right, text: str | None = None) -> bool:
+    if right == 0:
+        return False
+    with mpmath.workdps(DIGITS):
+        ratio = w / right
+        if abs(ratio + 1) < mpmath.mpf("1e-3"):
             return True
-    return abs(ratio - 1) < mpmath.mpf("0.1")
+        for n in (-3, -2, -1, 1, 2, 3):
+            if abs(ratio - mpmath.mpf(10) ** n) < mpmath.mpf(10) ** n * mpmath.mpf("1e-3"):
+                return True
+    if text is None or "e" in text.lower():
+        return False
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    shown = mpmath.nstr(abs(right), 50, min_fixed=-100, max_fixed=100)
+    try:
+        shown = f"{float(mpmath.mpf(shown)):.{decimals}f}"
+    except (ValueError, OverflowError):
+        return False
+    a = text.lstrip("+-").lstrip("0").replace(".", "")
+    b = shown.lstrip("0").replace(".", "")
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [n for n in range(len(a)) if a[n] != b[n]]
+    if len(diff) == 1:
+        return True
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+__all__ = ["Catalogue", "diagnose", "typo", "implied_gradient", "MPMATH"]

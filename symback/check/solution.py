@@ -1,11 +1,17 @@
 """Reading a hand solution file: untrusted YAML in, plain `Item`s and `Formula`s out.
 
 A solution file is written by a student, so it is hostile data.  It is *composed* (a tree of
-nodes with positions) by PyYAML's safe loader and never *constructed*: no Python object is
-built from it.  Only the YAML core tags are allowed, anchors and aliases are refused (no
+nodes with positions) from the events of PyYAML's parser (libyaml's, in C, where PyYAML has
+it) and never *constructed*: no Python object is built from it.  Only the YAML core tags are allowed, anchors and aliases are refused (no
 billion laughs), and size, node count, depth and scalar length are capped.  Every value keeps
 the text exactly as written (``0.0020``, ``3/10``, ``0.1*(4.47-6)``); turning text into a
 number is left to the checker, which parses it without ``eval``.
+
+What cannot be read *in* a readable file — a misspelt name, a matrix of the wrong shape, an
+epoch the model does not have — does not stop the rest: it is kept in ``Solution.errors``
+(a `SolutionError` with its line and column each) and the checker reports it as an ``error``
+item beside the values it grades.  Only a file that cannot be read at all (not YAML, too
+large, a refused tag) raises.
 
 >>> sol = parse_solution("epochs: {1: {forward: {out: 4.47}}}", model)
 >>> sol.items
@@ -19,11 +25,17 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import yaml
+from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from ..errors import SolutionError
 
@@ -35,7 +47,8 @@ MAX_NODES = 20_000  # YAML nodes (keys, values, list entries) per file
 MAX_DEPTH = 12  # nesting; the deepest legitimate entry (a matrix cell) sits at depth 7
 MAX_TEXT = 500  # characters per scalar: a value or a formula
 
-SECTIONS = ("forward", "grads", "updated")
+#: in computation order: forward values, their δ (∂L/∂ of each named quantity), gradients, updates
+SECTIONS = ("forward", "deltas", "grads", "updated")
 TOP_KEYS = ("epochs", "formulas")
 METADATA = ("student", "name", "notes")  # tolerated, not returned
 
@@ -76,6 +89,7 @@ class Solution:
     file: str
     items: list[Item] = field(default_factory=list)
     formulas: list[Formula] = field(default_factory=list)
+    errors: list[SolutionError] = field(default_factory=list)  # parts that cannot be read; the rest is graded
 
 
 def load_solution(path: str | os.PathLike, model: Model) -> Solution:
@@ -113,11 +127,34 @@ def parse_solution(text: str, model: Model, file: str = "<solution>") -> Solutio
 
 
 # -- YAML, safely ------------------------------------------------------------------------
-class _GuardedLoader(yaml.SafeLoader):
-    """The safe loader's composer with the limits above.  Its constructor is never called."""
+try:  # libyaml's parser, in C: about 9× faster than PyYAML's own
+    from yaml.cyaml import CParser as _Events
+except ImportError:  # PyYAML built without libyaml: its reader, scanner and parser in Python
+    class _Events(Reader, Scanner, Parser):
+        def __init__(self, stream: str):
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
+
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*)?\.?[0-9]+(?:[eE][-+]?[0-9]+)?")
+
+
+class _GuardedLoader(Composer, _Events, Resolver):
+    """PyYAML's composer with the limits above, on the parser's events.  Nothing constructs
+    Python objects from the nodes."""
+
+    def resolve(self, kind, value, implicit):
+        # most scalars of a solution are plain decimals: one regex instead of the resolver's many
+        if kind is ScalarNode and implicit[0] and value[:1] in "0123456789.+-" and value \
+                and _PLAIN_NUMBER.fullmatch(value) and "_" not in value:
+            return FLOAT if ("." in value or "e" in value or "E" in value) else INT
+        return super().resolve(kind, value, implicit)
 
     def __init__(self, stream: str):
-        super().__init__(stream)
+        _Events.__init__(self, stream)
+        Composer.__init__(self)
+        Resolver.__init__(self)
         self._depth = 0
         self._count = 0
 
@@ -155,19 +192,28 @@ def _refused(message: str, mark: yaml.Mark) -> SolutionError:
 
 def _compose(text: str, file: str) -> Node | None:
     try:
-        return yaml.compose(text, Loader=_GuardedLoader)
+        loader = _GuardedLoader(text)
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
     except SolutionError as e:
         e.file = file
         raise
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         message = " ".join(part for part in (e.context, e.problem) if part) or "not valid YAML"
+        if "nesting depth" in message:  # libyaml's own cap, met before the composer's
+            raise SolutionError(f"the file is nested more than {MAX_DEPTH} levels deep", file=file,
+                                line=mark and mark.line + 1, column=mark and mark.column + 1) from None
         raise SolutionError(f"YAML syntax error: {message}", file=file, line=mark and mark.line + 1,
                             column=mark and mark.column + 1) from None
     except yaml.reader.ReaderError as e:  # an unprintable character
-        line = text.count("\n", 0, e.position) + 1
-        column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
-        raise SolutionError(f"character {e.character:#x} is not allowed in YAML", file=file,
+        position = min(max(e.position, 0), len(text))
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        character = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "\0")
+        raise SolutionError(f"character {character:#x} is not allowed in YAML", file=file,
                             line=line, column=column) from None
     except yaml.YAMLError as e:
         raise SolutionError(f"not valid YAML: {e}", file=file) from None
@@ -175,12 +221,17 @@ def _compose(text: str, file: str) -> Node | None:
 
 # -- the solution's structure --------------------------------------------------------------
 class _Reader:
-    """Walks the composed tree top-down, checking names and shapes against the model."""
+    """Walks the composed tree top-down, checking names and shapes against the model.
+
+    A part that cannot be read is kept in ``solution.errors`` and skipped; the walk goes on."""
 
     def __init__(self, model: Model, file: str):
         self.model = model
         self.file = file
-        self.forward = [n.name for n in model.nodes if n.name and not n.is_leaf]
+        nodes = model.nodes
+        self.shapes = {n.name: n.shape for n in nodes if n.name}
+        self.forward = [n.name for n in nodes if n.name and not n.is_leaf]
+        self.deltas = [n.name for n in model.program.named_deltas]
         self.trainable = [p.name for p in model.trainable]
         # training reports a sample number whenever the model has samples(...) data
         self.per_sample = any(d.samples is not None for d in model.data)
@@ -196,19 +247,29 @@ class _Reader:
         if not isinstance(root, MappingNode):
             raise self.error(f"a solution file is a mapping with `epochs:` and `formulas:`, not {_kind(root)}", root)
         for key, key_node, value in self.entries(root, "the solution file"):
-            if key == "epochs":
-                self.epochs(value)
-            elif key == "formulas":
-                self.formulas(value)
-            elif key in METADATA:
-                if not isinstance(value, ScalarNode):
-                    raise self.error(f"{key} is a line of text, not {_kind(value)}", value)
-            else:
-                raise self.unknown(key, key_node, TOP_KEYS + METADATA, "a key of a solution file")
+            with self.skipped():
+                if key == "epochs":
+                    self.epochs(value)
+                elif key == "formulas":
+                    self.formulas(value)
+                elif key in METADATA:
+                    if not isinstance(value, ScalarNode):
+                        raise self.error(f"{key} is a line of text, not {_kind(value)}", value)
+                else:
+                    raise self.unknown(key, key_node, TOP_KEYS + METADATA, "a key of a solution file")
         return self.solution
 
+    @contextmanager
+    def skipped(self) -> Iterator[None]:
+        """Keep a problem in one part of the file as an error of that part, and read on."""
+        try:
+            yield
+        except SolutionError as e:
+            self.solution.errors.append(e)
+
     def entries(self, node: Node, what: str) -> Iterator[tuple[str, Node, Node]]:
-        """The (key text, key node, value node) pairs of a mapping; null means nothing written."""
+        """The (key text, key node, value node) pairs of a mapping; null means nothing written.
+        A key written twice is an error of its own; its second value is not read."""
         if _is_null(node):
             return
         if not isinstance(node, MappingNode):
@@ -216,28 +277,32 @@ class _Reader:
         first: dict[str, int] = {}
         for key, value in node.value:
             if not isinstance(key, ScalarNode):
-                raise self.error(f"a key in {what} must be a name, not {_kind(key)}", key)
+                self.solution.errors.append(self.error(f"a key in {what} must be a name, not {_kind(key)}", key))
+                continue
             if key.value in first:
-                raise self.error(f"{key.value!r} is written twice in {what} (first on line {first[key.value]})", key)
+                self.solution.errors.append(self.error(
+                    f"{key.value!r} is written twice in {what} (first on line {first[key.value]})", key))
+                continue
             first[key.value] = key.start_mark.line + 1
             yield key.value, key, value
 
     def epochs(self, node: Node) -> None:
         first: dict[tuple[int, int | None], int] = {}
         for key, key_node, sections in self.entries(node, "epochs"):
-            epoch = self.epoch_key(key, key_node)
-            if epoch in first:  # "1" and 01, say
-                raise self.error(f"epoch {key!r} is written twice (first on line {first[epoch]})", key_node)
-            first[epoch] = key_node.start_mark.line + 1
-            self.epoch(epoch, sections, f"epoch {key}")
+            with self.skipped():
+                epoch = self.epoch_key(key, key_node)
+                if epoch in first:  # "1" and 01, say
+                    raise self.error(f"epoch {key!r} is written twice (first on line {first[epoch]})", key_node)
+                first[epoch] = key_node.start_mark.line + 1
+                self.epoch(epoch, sections, f"epoch {key}")
 
     def epoch_key(self, key: str, node: Node) -> tuple[int, int | None]:
         """``1`` → (1, None); for per-sample models ``"1.2"`` → (1, 2).  The plain 1.2 is read as written."""
         n, epochs = self.model.samples, self.model.epochs
         form = f'"1.1" … "1.{n}" (epoch 1, sample 1 … {n})' if self.per_sample else "1, 2, …"
         match = _EPOCH_KEY.fullmatch(key.strip()) if node.tag in (STR, INT, FLOAT) else None
-        if not match:
-            raise self.error(f"{key!r} is not an epoch: write epoch keys as {form}", node)
+        if not match or len(key.strip()) > 12:
+            raise self.error(f"{key[:40]!r} is not an epoch: write epoch keys as {form}", node)
         epoch, sample = int(match[1]), None if match[2] is None else int(match[2])
         if not 1 <= epoch <= epochs:
             plural = "" if epochs == 1 else "s"
@@ -257,20 +322,23 @@ class _Reader:
     def epoch(self, key: tuple[int, int | None], node: Node, label: str) -> None:
         epoch, sample = key
         for section, section_node, names in self.entries(node, label):
-            if section not in SECTIONS:
-                raise self.unknown(section, section_node, SECTIONS, "a section")
-            valid = self.forward if section == "forward" else self.trainable
-            for name, name_node, value in self.entries(names, section):
-                if name not in valid:
-                    what = "a computed quantity of the model" if section == "forward" else "a trainable parameter"
-                    raise self.unknown(name, name_node, valid, what)
-                for index, cell in self.cells(name, value):
-                    self.solution.items.append(Item(epoch, sample, section, name, index, cell.value,
-                                                    cell.start_mark.line + 1, cell.start_mark.column + 1))
+            with self.skipped():
+                if section not in SECTIONS:
+                    raise self.unknown(section, section_node, SECTIONS, "a section")
+                valid = {"forward": self.forward, "deltas": self.deltas}.get(section, self.trainable)
+                for name, name_node, value in self.entries(names, section):
+                    with self.skipped():
+                        if name not in valid:
+                            what = {"forward": "a computed quantity of the model",
+                                    "deltas": "a computed quantity with a δ"}.get(section, "a trainable parameter")
+                            raise self.unknown(name, name_node, valid, what)
+                        for index, cell in self.cells(name, value):
+                            self.solution.items.append(Item(epoch, sample, section, name, index, cell.value,
+                                                            cell.start_mark.line + 1, cell.start_mark.column + 1))
 
     def cells(self, name: str, node: Node) -> list[tuple[tuple[int, int], ScalarNode]]:
         """The written entries of tensor ``name`` with their (row, column), checked against its shape."""
-        rows, cols = self.model.tensor(name).shape
+        rows, cols = self.shapes[name]
         if isinstance(node, ScalarNode):
             if _is_null(node):
                 return []
@@ -284,7 +352,9 @@ class _Reader:
             if len(lengths) != rows or any(length != cols for length in lengths):
                 written = (f"{len(lengths)}×{lengths[0]}" if len(set(lengths)) == 1
                            else f"{len(lengths)} rows of lengths {', '.join(map(str, lengths))}")
-                raise self.shape_error(name, node, written)
+                hint = " (transposed?)" if (len(lengths), lengths[0]) == (cols, rows) and len(set(lengths)) == 1 \
+                    and rows != cols else ""
+                raise self.shape_error(name, node, written + hint)
             found = [((r, c), x) for r, row in enumerate(node.value) for c, x in enumerate(row.value)]
         elif all(isinstance(x, ScalarNode) for x in node.value):
             length = len(node.value)
@@ -308,16 +378,17 @@ class _Reader:
 
     def formulas(self, node: Node) -> None:
         for name, name_node, value in self.entries(node, "formulas"):
-            if name not in self.trainable:
-                raise self.unknown(name, name_node, self.trainable, "a trainable parameter")
-            if not isinstance(value, ScalarNode) or value.tag == BOOL:
-                raise self.error(f'formula for {name}: write it as text in quotes, e.g. "(out - 6) * h"', value)
-            if not _is_null(value):
-                mark = value.start_mark
-                self.solution.formulas.append(Formula(name, value.value, mark.line + 1, mark.column + 1))
+            with self.skipped():
+                if name not in self.trainable:
+                    raise self.unknown(name, name_node, self.trainable, "a trainable parameter")
+                if not isinstance(value, ScalarNode) or value.tag == BOOL:
+                    raise self.error(f'formula for {name}: write it as text in quotes, e.g. "(out - 6) * h"', value)
+                if not _is_null(value):
+                    mark = value.start_mark
+                    self.solution.formulas.append(Formula(name, value.value, mark.line + 1, mark.column + 1))
 
     def shape_error(self, name: str, node: Node, written: str) -> SolutionError:
-        rows, cols = self.model.tensor(name).shape
+        rows, cols = self.shapes[name]
         layout = ("a single value" if (rows, cols) == (1, 1) else f"a row of {cols}" if rows == 1
                   else f"a column of {rows}" if cols == 1 else f"{rows} rows of {cols}")
         return self.error(f"{name} is {rows}×{cols} ({layout}), but {written} is written", node)
@@ -326,7 +397,7 @@ class _Reader:
         folded = {name.lower(): name for name in valid}  # W2 → w2
         close = difflib.get_close_matches(key.lower(), folded, n=1)
         hint = f"; did you mean {folded[close[0]]!r}?" if close else ""
-        return self.error(f"{key!r} is not {what}{hint} (expected one of: {', '.join(valid)})", node)
+        return self.error(f"{key[:60]!r} is not {what}{hint} (expected one of: {', '.join(valid)})", node)
 
 
 def _is_null(node: Node) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
-import xml.etree.ElementTree as ET
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -13,9 +13,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from ..check.claims import Grading
 from ..check.grade import Checker, FileResult, feedback_context
+from ..check.outputs import class_summary, file_report, github_annotations, junit_xml, totals
+from ..check.rubric import gradebook as rubric_gradebook
+from ..check.rubric import load_rubric
 from ..errors import OptionError
 from ..files import write_atomic
 from ..loader import load
@@ -31,6 +35,17 @@ def check(
     model_file: Annotated[Path, typer.Argument(help="The model file (Python) the solutions answer.")],
     solutions: Annotated[list[Path], typer.Argument(help="Solution files (YAML); many files grade in parallel.")],
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",  # noqa: A002
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every value, not only the mistakes.")] = False,
+    min_digits: Annotated[int | None, typer.Option(
+        help="Ask for this many significant digits: a value right to fewer digits is imprecise.")] = None,
+    rtol: Annotated[float | None, typer.Option(
+        help="Grade with a tolerance instead of the written digits: |written − value| ≤ atol + rtol·|value|.")] = None,
+    atol: Annotated[float | None, typer.Option(help="The absolute part of the tolerance (with or without --rtol).")]
+    = None,
+    rubric: Annotated[Path | None, typer.Option(help="Points per section and entry, credit for carried values "
+                                                     "(YAML; see the README).")] = None,
+    gradebook: Annotated[Path | None, typer.Option(help="Write the scores here, one CSV row per file, for an LMS.")]
+    = None,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here (one test per value).")] = None,
     jobs: Annotated[int | None, typer.Option(help="Worker processes. Default: all cores.")] = None,
     model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
@@ -42,18 +57,26 @@ def check(
         Path | None, typer.Option(help="Folder of your own templates (markdown/, latex/), searched first.")
     ] = None,
 ) -> None:
-    """Check hand-written solutions: find the first wrong step, carry errors forward, name the mistake.
+    """Check hand-written solutions: every value judged, errors carried forward, every mistake named.
 
-    Exit code 0: every judged value is correct; 1: mistakes found; 2: a model or solution
-    file could not be read (its verdict is `error`; the other files are still graded).
+    Exit code 0: every value is correct; 1: mistakes found; 2: a model or solution file (or a
+    part of one) could not be read — the other files are still graded.
     """
     global _checker
     if format not in ("text", "json"):
         raise OptionError(f"--format must be text or json, not {format!r}")
     if jobs is not None and jobs < 1:
         raise OptionError(f"--jobs must be at least 1, not {jobs}")
+    if min_digits is not None and not 1 <= min_digits <= 30:
+        raise OptionError(f"--min-digits must be from 1 to 30, not {min_digits}")
+    for name, value in (("--rtol", rtol), ("--atol", atol)):
+        if value is not None and not (value >= 0 and math.isfinite(value)):
+            raise OptionError(f"{name} must be a number ≥ 0, not {value}")
+    if min_digits is not None and (rtol is not None or atol is not None):
+        raise OptionError("--min-digits grades by the written digits; --rtol/--atol by a tolerance: choose one")
     model = load(model_file, model=model_name)
-    _checker = Checker(model)
+    points = load_rubric(rubric, model)
+    _checker = Checker(model, Grading(min_digits, rtol, atol))
     paths = sorted(dict.fromkeys(str(p) for p in solutions))  # the same report whatever the order given
     workers = min(jobs or os.cpu_count() or 1, len(paths))
     if workers > 1 and len(paths) >= POOL_FROM:
@@ -63,17 +86,23 @@ def check(
 
     if junit is not None:
         write_atomic(junit, junit_xml(results))
+    if gradebook is not None:
+        write_atomic(gradebook, rubric_gradebook(results, points, _checker))
     if feedback is not None:
         _feedback(results, feedback, model.digits, pdf, templates)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(results):
             typer.echo(line)
     if format == "json":
-        typer.echo(json.dumps({"files": [r.as_json() for r in results]}, indent=2, ensure_ascii=False))
-    elif len(results) == 1:
-        _report(results[0])
+        report = {"grading": _checker.grading.describe(), "files": [r.as_json() for r in results],
+                  "totals": totals(results)}
+        # one file: indented for people; a class: compact (json's indenting encoder is pure Python, 10× slower)
+        typer.echo(json.dumps(report, indent=2 if len(results) == 1 else None, ensure_ascii=False))
     else:
-        _summary(results)
+        lines = file_report(results[0], verbose) if len(results) == 1 else (
+            [line for r in results for line in file_report(r, True)] if verbose else class_summary(results))
+        for line in lines:
+            console.print(Text(line), soft_wrap=True)
     if any(r.verdict == "error" for r in results):
         raise typer.Exit(2)
     if any(r.verdict == "mistakes" for r in results):
@@ -133,83 +162,3 @@ def _grade(path: str) -> FileResult:
         return FileResult(path, "error", error=f"internal error while grading: {type(e).__name__}: {e}")
 
 
-_STYLE = {"correct": "green", "carried": "yellow", "wrong": "bold red", "unjudged": "dim"}
-
-
-def _report(r: FileResult) -> None:
-    if r.verdict == "error":
-        console.print(f"[bold red]error:[/] {r.error}")
-        return
-    first = r.first_mistake
-    if first is None:
-        console.print(f"[green]{r.file}: every judged value is correct[/] ({len(r.items)} values)")
-    else:
-        console.print(f"[bold]{r.file}[/]: first mistake at [bold red]{first.label()}[/] (line {first.line}): "
-                      f"wrote {first.text}, expected {first.expected:.6g}")
-        if first.diagnosis:
-            console.print(f"  likely: [bold]{first.diagnosis['code']}[/] — {first.diagnosis['message']}")
-    table = Table(title_justify="left")
-    for column in ("where", "written", "expected", "status", "note"):
-        table.add_column(column)
-    for j in r.items:
-        expected = j.expected if isinstance(j.expected, str) else f"{j.expected:.6g}"
-        note = j.diagnosis["message"] if j.diagnosis else (
-            f"follows from your {j.carried_from}" if j.carried_from else (j.reason or ""))
-        table.add_row(j.label(), j.text, expected, f"[{_STYLE[j.status]}]{j.status}[/]", note)
-    console.print(table)
-
-
-def _summary(results: list[FileResult]) -> None:
-    table = Table(title="Solutions", title_justify="left")
-    for column in ("file", "verdict", "correct", "carried", "wrong", "first mistake", "diagnosis"):
-        table.add_column(column)
-    for r in results:
-        counts = {s: sum(1 for j in r.items if j.status == s) for s in ("correct", "carried", "wrong")}
-        first = r.first_mistake
-        table.add_row(r.file, r.verdict if r.verdict != "error" else f"[red]error[/]: {r.error}",
-                      str(counts["correct"]), str(counts["carried"]), str(counts["wrong"]),
-                      first.label() if first else "", (first.diagnosis or {}).get("code", "") if first else "")
-    console.print(table)
-
-
-def junit_xml(results: list[FileResult]) -> str:
-    """JUnit XML: a test suite per solution file, a test case per written value."""
-    suites = ET.Element("testsuites", name="symback check")
-    for r in results:
-        suite = ET.SubElement(suites, "testsuite", name=r.file, tests=str(max(1, len(r.items))),
-                              failures=str(sum(j.status == "wrong" for j in r.items)),
-                              errors=str(int(r.verdict == "error")),
-                              skipped=str(sum(j.status == "unjudged" for j in r.items)))
-        if r.verdict == "error":
-            case = ET.SubElement(suite, "testcase", name="read the solution file", classname=r.file)
-            ET.SubElement(case, "error", message=r.error or "")
-            continue
-        for j in r.items:
-            case = ET.SubElement(suite, "testcase", name=j.label(), classname=r.file)
-            if j.status == "wrong":
-                message = f"wrote {j.text}, expected {j.expected}"
-                if j.diagnosis:
-                    message += f" ({j.diagnosis['code']}: {j.diagnosis['message']})"
-                ET.SubElement(case, "failure", message=message)
-            elif j.status == "unjudged":
-                ET.SubElement(case, "skipped", message=j.reason or "")
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
-
-
-def github_annotations(results: list[FileResult]) -> list[str]:
-    """``::error`` workflow commands, one per wrong value or unreadable file."""
-    def escape(s: str) -> str:
-        return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-    lines = []
-    for r in results:
-        if r.verdict == "error":
-            lines.append(f"::error file={r.file}::{escape(r.error or 'unreadable')}")
-            continue
-        for j in r.items:
-            if j.status == "wrong":
-                note = f" — {j.diagnosis['message']}" if j.diagnosis else ""
-                lines.append(f"::error file={r.file},line={j.line},col={j.column},title={j.label()}::"
-                             f"{escape(f'wrote {j.text}, expected {j.expected}{note}')}")
-    return lines

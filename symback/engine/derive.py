@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sympy as sp
 
@@ -60,6 +61,8 @@ class Derivation:
     gradients: dict[str, Gradient] = field(default_factory=dict)
     #: value symbol of every anonymous node and constant -> its definition in named quantities
     anonymous_values: dict = field(default_factory=dict)
+    #: every named node (parameters included) -> its step: δ in the δ of the named quantities after it
+    steps: dict = field(default_factory=dict)
 
     def named(self, node: Tensor) -> bool:
         return node.name is not None
@@ -74,8 +77,17 @@ def _symbols(order: list[Tensor]) -> tuple[dict, dict]:
     return value, delta
 
 
-def derive(loss: Tensor, trainable: list[Tensor], relu_grad_at_zero=0) -> Derivation:
-    """Derive ∂loss/∂p for every ``p`` in ``trainable``, step by step in matrix form."""
+def derive(loss: Tensor, trainable: list[Tensor], relu_grad_at_zero=0, vjps: dict | None = None,
+           substituted: bool = True) -> Derivation:
+    """Derive ∂loss/∂p for every ``p`` in ``trainable``, step by step in matrix form.
+
+    ``vjps`` replaces the registry's vector–Jacobian product of single operands: it maps
+    ``(node, operand index)`` to a function ``(δ, Context) -> gradient``.  The mistake catalogue
+    (``check/mistakes.py``) derives with a rule changed this way — a derivative left out, taken
+    at the output, … — to see what a hand solution with that mistake gives.  ``substituted=False``
+    skips the closed forms written down to the parameters (only reports show them).
+    """
+    vjps = vjps or {}
     order = topological_order(loss)
     value, delta = _symbols(order)
     convention = sp.Rational(relu_grad_at_zero)
@@ -108,18 +120,19 @@ def derive(loss: Tensor, trainable: list[Tensor], relu_grad_at_zero=0) -> Deriva
         rule = rule_for(node)
         for i, arg in enumerate(node.args):
             if id(arg) in reaches:
-                contributions[arg].append(rule.vjps[i](delta[node], contexts[node]))
+                vjp = vjps.get((node, i), rule.vjps[i])
+                contributions[arg].append(vjp(delta[node], contexts[node]))
                 via[arg].append((node, i))
 
     derivation = Derivation(loss, order, value, delta, forward_defs, delta_defs, trainable)
-    _explain(derivation, via)
+    _explain(derivation, via, substituted)
     return derivation
 
 
 # -- presentation: fold anonymous nodes into the named ones --------------------------
 
 
-def _explain(d: Derivation, via: dict) -> None:
+def _explain(d: Derivation, via: dict, substitute: bool = True) -> None:
     anonymous_value = {}
     for node in d.order:
         if node.kind == "const":
@@ -148,6 +161,7 @@ def _explain(d: Derivation, via: dict) -> None:
             formula = tidy(d.delta_defs[node].xreplace(fold))
             steps[node] = Step(node, formula, rules_into(node))
 
+    d.steps = steps
     # every δ written out down to the loss: consumers come first in ``steps`` (reverse order), so
     # one substitution per node suffices (substituting to a fixed point per parameter was cubic in depth)
     closed_delta: dict = {}
@@ -164,9 +178,10 @@ def _explain(d: Derivation, via: dict) -> None:
         reached = _reached_from(p, via)
         chain = [s for n, s in steps.items() if n in reached and n is not p]
         closed = tidy(closed_delta[d.delta[p]])
-        substituted = closed.xreplace(forward_named)
+        substituted = closed.xreplace(forward_named) if substitute else None
         # measured as a tree (count_ops took seconds at depth 32), and before tidy, the costly part
-        substituted = tidy(substituted) if tree_size(substituted) <= SUBSTITUTED_LIMIT else None
+        if substituted is not None:
+            substituted = tidy(substituted) if tree_size(substituted) <= SUBSTITUTED_LIMIT else None
         if substituted is not None and tree_size(substituted) > SUBSTITUTED_LIMIT:
             substituted = None
         d.gradients[p.name] = Gradient(p, chain + [steps[p]], steps[p].formula, closed, substituted)
@@ -184,9 +199,12 @@ def _reached_from(p: Tensor, via: dict) -> set[Tensor]:
     return reached
 
 
+@lru_cache(maxsize=8192)
 def tidy(e: sp.MatrixExpr) -> sp.MatrixExpr:
     """Light canonicalisation for display: flatten products, drop identities, fold (xᵀ)ᵀ,
-    and write an elementwise product with a broadcast number as a multiple: ``2/3 (out − y)``."""
+    and write an elementwise product with a broadcast number as a multiple: ``2/3 (out − y)``.
+
+    Cached: the mistake catalogue derives again with one rule changed, and most steps are the same."""
     e = e.doit()
     e = e.replace(
         lambda a: isinstance(a, sp.Transpose) and tuple(a.shape) == (1, 1),

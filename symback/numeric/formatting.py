@@ -112,6 +112,17 @@ def shape_text(shape) -> str:
     return f"{int(shape[0])}×{int(shape[1])}"
 
 
+def entry_text(name: str, i: int, j: int, shape) -> str:
+    """One entry in plain text, 1-based as a teacher writes it (the same entries as `entry_latex`):
+    ``out`` (1×1), ``h[2]`` (a row or column), ``w1[1, 3]`` (a matrix)."""
+    rows, cols = (int(n) for n in shape)
+    if (rows, cols) == (1, 1):
+        return name
+    if rows == 1 or cols == 1:
+        return f"{name}[{(j if rows == 1 else i) + 1}]"
+    return f"{name}[{i + 1}, {j + 1}]"
+
+
 def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
     """LaTeX of one entry, 1-based: ``h_{2}``, ``w_{1,23}`` (entry (2,3) of w₁), ``out``."""
     rows, cols = (int(n) for n in shape)

@@ -9,6 +9,7 @@ sample with ``samples(...)`` data (stochastic gradient descent).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
 import mpmath
 import numpy as np
@@ -37,6 +38,8 @@ class StepRecord:
     updated: dict[str, np.ndarray]
     notes: list[str] = field(default_factory=list)
     deltas: dict[str, np.ndarray] = field(default_factory=dict)  # δ = ∂L/∂(named intermediate)
+    loss_value: float = float("nan")
+    stopped: str | None = None  # why training stops after this step (a value that is not finite)
 
     @property
     def loss(self):
@@ -70,7 +73,6 @@ def train(model, epochs: int, lr) -> History:
     keep_tail = 0 if total <= HIGH_PRECISION_STEPS else TAIL_STEPS
 
     records: list[StepRecord] = []
-    stopped = None
     with mpmath.workdps(DIGITS):
         mp_records, mp_losses, mp_stop = _run(model, lr, shown_mp, per_epoch, MPMATH, keep=range(shown_mp))
     records += mp_records
@@ -84,8 +86,24 @@ def train(model, epochs: int, lr) -> History:
 
 
 def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[list, list, str | None]:
+    records, losses = [], []
+    keep = set(keep)
+    for k, record in enumerate(islice(iter_steps(model, lr, precision), steps)):
+        losses.append(record.loss_value)
+        if k in keep or record.stopped:
+            records.append(record)
+        if record.stopped:
+            return records, losses, record.stopped
+    return records, losses, None
+
+
+def iter_steps(model, lr, precision: str):
+    """Every update step from the model's initial values, in order, for as long as it is asked:
+    `StepRecord`s (their ``loss_value`` a float, ``stopped`` the reason when a value is not
+    finite — the last step yielded).  The checker reads as many as a solution needs."""
     program = model.program
     leaves = program.leaves
+    per_epoch = model.samples
     convert = to_mp if precision == MPMATH else (lambda v: np.array(v, dtype=np.float64))
     sqrt = mp_sqrt if precision == MPMATH else np.sqrt
     current = {leaf: convert(leaf.value) for leaf in leaves}
@@ -94,38 +112,38 @@ def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[l
     optimizer = OPTIMIZERS[model.optimizer](lr=_number(lr, precision), **options)
     states = {p: {} for p in trainable}
     sample_data = [leaf for leaf in leaves if leaf.samples is not None]
-    records, losses = [], []
-    keep = set(keep)
-    for k in range(steps):
+    k = 0
+    while True:
         epoch, sample = divmod(k, per_epoch)
         for leaf in sample_data:
             current[leaf] = convert(leaf.samples[sample])
         values, grads = program.full([current[leaf] for leaf in leaves], precision)
-        loss = values[model.loss]
-        loss_value = float(loss[0, 0])
-        losses.append(loss_value)
-        updated = {p: optimizer.step(current[p], grads[p], states[p], sqrt) for p in trainable}
+        loss_value = float(values[model.loss][0, 0])
+        with mpmath.workdps(DIGITS):
+            updated = {p: optimizer.step(current[p], grads[p], states[p], sqrt) for p in trainable}
         bad = not np.isfinite(loss_value) or any(not np.all(np.isfinite(to_float(u))) for u in updated.values())
-        if k in keep or bad:
-            records.append(StepRecord(
-                epoch=epoch + 1,
-                sample=sample + 1 if sample_data else None,
-                precision=precision,
-                params={p.name: current[p] for p in model.params},
-                forward={n.name: v for n, v in values.items() if not n.is_leaf and n.name},
-                grads={p.name: grads[p] for p in trainable},
-                updated={p.name: updated[p] for p in trainable},
-                notes=notes(model, values, grads, precision),
-                deltas={n.name: grads[n] for n in program.named_deltas},
-            ))
+        record = StepRecord(
+            epoch=epoch + 1,
+            sample=sample + 1 if sample_data else None,
+            precision=precision,
+            params={p.name: current[p] for p in model.params},
+            forward={n.name: v for n, v in values.items() if not n.is_leaf and n.name},
+            grads={p.name: grads[p] for p in trainable},
+            updated={p.name: updated[p] for p in trainable},
+            notes=notes(model, values, grads, precision),
+            deltas={n.name: grads[n] for n in program.named_deltas},
+        )
+        record.loss_value = loss_value
         if bad:
             where = f"epoch {epoch + 1}" + (f", sample {sample + 1}" if sample_data else "")
             what = "the loss" if not np.isfinite(loss_value) else "an updated parameter"
-            message = f"{what} is not finite at {where}: training stopped (try a smaller learning rate)"
-            records[-1].notes.append(message)
-            return records, losses, message
+            record.stopped = f"{what} is not finite at {where}: training stopped (try a smaller learning rate)"
+            record.notes.append(record.stopped)
+            yield record
+            return
+        yield record
         current.update(updated)
-    return records, losses, None
+        k += 1
 
 
 def _sign(v, precision) -> int:

@@ -103,7 +103,19 @@ def test_rounding_of_a_plain_number():
     with mpmath.workdps(60):
         assert close(parse_value("0.0020").rounding(set()), mp("0.00005"))
         assert close(parse_value("-4.47").rounding(set()), mp("0.005"))
-        assert close(parse_value("6").rounding(set()), mp("0.5"))
+        # a whole number claims its exact value (issue 10: "0" must not pass for 0.4)
+        assert parse_value("6").rounding(set()) == 0 and parse_value("0").rounding(set()) == 0
+        assert close(parse_value("6.").rounding(set()), mp("0.5"))
+
+
+@pytest.mark.parametrize(("text", "kind", "significant"), [
+    ("0", "whole", None), ("-12", "whole", None), ("+3", "whole", None), ("3.", "decimal", 1), (".0", "decimal", 1),
+    ("0.0020", "decimal", 2), ("12.50", "decimal", 4), ("1.50e-3", "decimal", 3), ("0.1*(4.47-6)", "expression", 1),
+    ("3/10", "expression", None), ("1/3 + 0.25", "expression", 2),
+])
+def test_what_kind_of_number_is_written(text, kind, significant):
+    e = parse_value(text)
+    assert (e.kind, e.significant) == (kind, significant)
 
 
 def test_rounding_of_the_learning_rate_example():

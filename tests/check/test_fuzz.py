@@ -141,11 +141,12 @@ def test_random_yaml_is_a_solution_or_one_error(seed, tree):
 def test_plausible_files_with_random_values(seed, checker, epoch, section, name, value):
     text = yaml.safe_dump({"epochs": {epoch: {section: {name: value}}}})
     solution = _answered(lambda t: parse_solution(t, seed), text)
-    if solution is not None:  # a file that loads is graded (every item gets a status) or its value refused
+    if solution is not None:  # a file that loads is graded: every item gets a status, unreadable parts `error`
         result = _answered(checker.check, solution)
-        if result is not None:
-            assert result.verdict in ("correct", "mistakes")
-            assert all(j.status in ("correct", "carried", "wrong", "unjudged") for j in result.items)
+        assert result is not None
+        assert result.verdict in ("correct", "mistakes", "error")
+        assert all(j.status in ("correct", "imprecise", "carried", "wrong", "error") for j in result.items)
+        assert (result.verdict == "error") == (any(j.status == "error" for j in result.items) or not result.items)
 
 
 @pytest.mark.parametrize("text", [

@@ -104,12 +104,22 @@ def test_one_early_mistake_then_consistent_work_is_one_wrong_and_the_rest_carrie
     result = grade(checker, seed, as_yaml(hand_seed("update-sign")))
     wrong = [j for j in result.items if j.status == "wrong"]
     carried = [j for j in result.items if j.status == "carried"]
-    assert [j.label() for j in wrong] == ["epoch 1 updated b3[0, 0]"]
+    assert [j.label() for j in wrong] == ["epoch 1 updated b3"]
     assert wrong[0].diagnosis["code"] == "update-sign"
-    assert carried and all(j.carried_from == "epoch 1 updated b3[0, 0]" for j in carried)
+    labels = [j.label() for j in result.items]
+    # carried by data flow: each names the written values it is computed from, all earlier, all wrong or carried
+    for j in carried:
+        assert j.carried_from
+        for source in j.carried_from:
+            assert labels.index(source) < labels.index(j.label())
+            assert next(i for i in result.items if i.label() == source).status in ("wrong", "carried")
     assert {(j.epoch, j.section, j.name) for j in carried} >= {(2, "forward", "out"), (2, "grads", "b3"),
                                                                (3, "forward", "loss")}
-    assert result.first_mistake.label() == "epoch 1 updated b3[0, 0]"
+    out2 = next(j for j in carried if j.label() == "epoch 2 forward out")
+    assert out2.carried_from == ["epoch 1 updated b3"]  # out = b3 + w3ᵀx + relu(z): only b3 was wrong
+    loss2 = next(j for j in carried if j.label() == "epoch 2 forward loss")
+    assert loss2.carried_from == ["epoch 2 forward out"]  # the nearest written value, not the first mistake
+    assert result.first_mistake.label() == "epoch 1 updated b3"
 
 
 def test_a_wrong_value_without_an_earlier_mistake_is_not_carried(checker, seed):
@@ -120,13 +130,13 @@ def test_a_wrong_value_without_an_earlier_mistake_is_not_carried(checker, seed):
 
 
 @pytest.mark.parametrize(("mistake", "label", "code"), [
-    ("missing-half", "epoch 1 grads w1[0, 0]", "missing-half"),
-    ("update-sign", "epoch 1 updated b3[0, 0]", "update-sign"),
-    ("learning-rate", "epoch 1 updated w1[0, 0]", "learning-rate"),
-    ("wrong-activation", "epoch 1 grads w1[0, 0]", "wrong-activation-derivative"),
-    ("pre-post", "epoch 1 grads w1[0, 0]", "pre-post-activation"),
-    ("collapsed", "epoch 1 grads w1[0, 0]", "collapsed-elementwise"),
-    ("stale-forward", "epoch 2 forward u1[0, 0]", "stale-parameters"),
+    ("missing-half", "epoch 1 grads w1[1, 1]", "missing-half"),
+    ("update-sign", "epoch 1 updated b3", "update-sign"),
+    ("learning-rate", "epoch 1 updated w1[1, 1]", "learning-rate"),
+    ("wrong-activation", "epoch 1 grads w1[1, 1]", "wrong-activation-derivative"),
+    ("pre-post", "epoch 1 grads w1[1, 1]", "pre-post-activation"),
+    ("collapsed", "epoch 1 grads w1[1, 1]", "collapsed-elementwise"),
+    ("stale-forward", "epoch 2 forward u1[1]", "stale-parameters"),
 ])
 def test_each_injected_mistake_is_diagnosed(checker, seed, mistake, label, code):
     result = grade(checker, seed, as_yaml(hand_seed(mistake)))
@@ -147,14 +157,14 @@ def test_the_bundled_hand_solutions():
     good, bad = symback.check(seed, EXAMPLES / "seed_solution.yaml", EXAMPLES / "seed_mistakes.yaml")
     assert good.verdict == "correct" and len(good.items) > 100
     assert bad.verdict == "mistakes"
-    assert bad.first_mistake.label() == "epoch 1 grads w1[0, 0]"
+    assert bad.first_mistake.label() == "epoch 1 grads w1[1, 1]"
     assert bad.first_mistake.diagnosis["code"] == "collapsed-elementwise"
     wrong = [j for j in bad.items if j.status == "wrong"]
     assert {j.diagnosis["code"] for j in wrong} == {"collapsed-elementwise", "update-sign"}
     assert {(j.section, j.name) for j in wrong} == {("grads", "w1"), ("grads", "b1"), ("updated", "b3"),
                                                    ("formulas", "w1")}
     # the SPEC's example: the first update of w1 follows from the collapsed gradient
-    w1 = next(j for j in bad.items if j.label() == "epoch 1 updated w1[0, 0]")
+    w1 = next(j for j in bad.items if j.label() == "epoch 1 updated w1[1, 1]")
     assert w1.status == "carried" and w1.expected == pytest.approx(1.30273, abs=1e-5)
 
 

@@ -67,15 +67,18 @@ def _check(checker, tmp_path, monkeypatch, content):
 def test_a_payload_as_a_value_is_refused(checker, tmp_path, monkeypatch, payload):
     quoted = payload.replace("\\", "\\\\").replace('"', '\\"')
     result = _check(checker, tmp_path, monkeypatch, f'epochs:\n  1:\n    forward: {{out: "{quoted}"}}\n')
-    assert result.verdict == "error"
-    assert result.error.startswith(f"{tmp_path / 'evil.yaml'}:3:") and "\n" not in result.error
+    assert result.verdict == "error"  # the value is an unreadable item: that file exits 2, a class goes on
+    (item,) = result.items
+    assert (item.status, item.line, item.section, item.name) == ("error", 3, "forward", "out")
+    assert item.reason.startswith("cannot be read: ") and "\n" not in item.reason
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
-def test_a_payload_as_a_formula_is_unjudged(checker, tmp_path, monkeypatch, payload):
+def test_a_payload_as_a_formula_is_an_error_item(checker, tmp_path, monkeypatch, payload):
     quoted = payload.replace("\\", "\\\\").replace('"', '\\"')
     result = _check(checker, tmp_path, monkeypatch, f'formulas:\n  w2: "{quoted}"\n')
-    assert [j.status for j in result.items] == ["unjudged"], result.error
+    assert [j.status for j in result.items] == ["error"], result.error
+    assert result.verdict == "error"
     assert result.items[0].reason and "\n" not in result.items[0].reason
 
 

@@ -1,0 +1,195 @@
+"""Judging a written gradient formula: is it the derived gradient?
+
+A formula (in the model's names, ``check/formula.py``) is compared with the derivation's
+closed form at the exercise's point and at 8 random points (parameters moved by up to ±0.3
+and ±2, so that relu units switch on and off); when they agree everywhere, SymPy is asked
+for a proof: both sides expanded entry by entry, first with the named quantities as symbols,
+then with each replaced by its definition (``expand`` only — a proof, never a guess).  A
+formula that differs gets the point and entry where it does, and the catalogue's mutated
+closed forms are tried for a diagnosis.  A class writes the same formulas: each text is judged
+once per model.
+"""
+
+from __future__ import annotations
+
+import random
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..engine.explicit import explicit, tree_size
+from ..engine.expr import scaled, transpose
+from ..errors import SolutionError
+from ..numeric.formatting import entry_text, number
+from ..numeric.printing import code
+from ..numeric.program import to_mp
+from .claims import SLACK
+from .formula import parse_formula
+from .judge import Judged
+from .replay import Formula
+
+#: formulas of at most this many entries are also compared exactly (expanded), each entry at most EXACT_TREE nodes
+EXACT_ENTRIES = 256
+EXACT_TREE = 20_000
+
+
+class FormulaJudge:
+    """Judges formulas for one model; shared by a class."""
+
+    def __init__(self, checker):
+        self.checker = checker
+        self.q = checker.quantities
+        self.d = self.q.derivation
+        self._memo: dict = {}
+        self._points: list | None = None
+        self._closed: dict = {}
+
+    def judge(self, f) -> Judged:
+        expected = self.expected(f.name)
+        judged = Judged(None, None, "formulas", f.name, None, f.text, expected, "correct", f.text, f.line, f.column)
+        key = (f.name, f.text)
+        if key not in self._memo:
+            self._memo[key] = self._judge(f.name, f.text)
+        judged.status, judged.reason, judged.diagnosis, judged.rule = self._memo[key]
+        return judged
+
+    def expected(self, name: str) -> str:
+        """The derived gradient as a solution file writes it."""
+        if ("text", name) not in self._closed:
+            g = self.d.gradients.get(name)
+            self._closed[("text", name)] = code(g.closed) if g is not None else "0"
+        return self._closed[("text", name)]
+
+    def closed(self, name: str) -> Formula:
+        if name not in self._closed:
+            g = self.d.gradients.get(name)
+            p = self.checker.model.tensor(name)
+            self._closed[name] = Formula(g.closed if g is not None else sp.ZeroMatrix(*p.shape), self.q.keys)
+        return self._closed[name]
+
+    def _judge(self, name: str, text: str) -> tuple:
+        d = self.d
+        symbols = {n.name: d.value[n] for n in d.order if n.name}
+        symbols.update({f"delta_{n.name}": d.delta[n] for n in d.order if n.name and n in d.delta_defs
+                        and not n.is_leaf and n is not d.loss})
+        try:
+            written = parse_formula(text, symbols, relu_grad_at_zero=self.checker.model.relu_grad_at_zero)
+        except SolutionError as e:
+            if "×" in e.message:  # shapes that do not fit: a wrong formula, not an unreadable one
+                return "wrong", e.message, None, "shapes"
+            return "error", f"the formula cannot be read: {e.message}", None, None
+        right = self.closed(name)
+        if tuple(written.shape) != right.shape:
+            return ("wrong", f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{name} is "
+                    f"{right.shape[0]}×{right.shape[1]}", None, "shapes")
+        deltas = {d.delta[n]: _closed_delta(d, n) for n in d.order if n in d.delta_defs and n.name
+                  and not n.is_leaf and n is not d.loss}
+        left = Formula(written.xreplace(deltas), self.q.keys)
+        difference = self._counterexample(name, left, right)
+        if difference is None:
+            exact = self._exactly_equal(left.expr, right.expr)
+            how = "equal exactly (SymPy)" if exact else \
+                f"equal at all {len(self.points())} points (SymPy could not decide it exactly)"
+            return "correct", how, None, how
+        catalogue = self.checker.catalogue
+        for m in catalogue.mistakes:
+            mutated = self._mutated(m, name)
+            if mutated is not None and self._counterexample(name, left, mutated) is None:
+                expected = str(sp.Rational(self.checker.model.relu_grad_at_zero))
+                return "wrong", difference, {"code": m.code, "message": m.message(expected), "detail": m.detail}, \
+                    "compared at the exercise's point and random points"
+        return "wrong", difference, None, "compared at the exercise's point and random points"
+
+    def _mutated(self, m, name: str) -> Formula | None:
+        cache = m.__dict__.setdefault("_closed", {})
+        if name in cache:
+            return cache[name]
+        closed = self.closed(name).expr
+        mutated = None
+        if m.vjps:
+            g = self.checker.catalogue.derivation(m).gradients.get(name)
+            if g is not None and g.closed != closed:
+                mutated = g.closed
+        elif m.scale is not None:
+            mutated = scaled(m.scale, closed)
+        elif m.transposed == name:
+            mutated = transpose(closed)
+        cache[name] = None if mutated is None else Formula(mutated, self.q.keys)
+        return cache[name]
+
+    def _exactly_equal(self, left, right) -> bool:
+        """Whether two formulas are identical once expanded entry by entry: first with the named
+        quantities as symbols, then with every named quantity replaced by its definition."""
+        d = self.d
+        if int(right.shape[0]) * int(right.shape[1]) > EXACT_ENTRIES:
+            return False
+        atoms = {}
+        for n in d.order:
+            symbol = d.value[n]
+            r, c = (int(k) for k in n.shape)
+            atoms[symbol] = sp.ImmutableMatrix(r, c, lambda i, j, s=symbol.name: sp.Symbol(f"{s}[{i},{j}]"))
+        defined = dict(atoms)
+        for n in d.order:
+            if n in d.forward_defs:
+                defined[d.value[n]] = explicit(d.forward_defs[n].xreplace(d.anonymous_values), defined)
+        for env in (atoms, defined):
+            try:
+                difference = explicit(left, env) - explicit(right, env)
+            except (KeyError, TypeError, ValueError):
+                return False
+            if all(tree_size(e) <= EXACT_TREE and sp.expand(e) == 0 for e in difference):
+                return True
+        return False
+
+    def points(self) -> list[tuple[str, dict]]:
+        """Where formulas are compared: the exercise's first step, then random points with the
+        parameters moved by up to ±0.3 and by up to ±2 (so that relu units switch on and off)."""
+        if self._points is None:
+            model = self.checker.model
+            rng = random.Random(0)
+            base = {("param", p.name): to_mp(p.value) for p in model.params}
+            for leaf in model.data:
+                base[("data", leaf.name)] = to_mp(leaf.samples[0] if leaf.samples is not None else leaf.value)
+            points = [("at the exercise's initial values", base)]
+            for k in range(8):
+                spread = 0.3 if k % 2 == 0 else 2.0
+                moved = dict(base)
+                for p in model.params:
+                    moved[("param", p.name)] = np.array([[v + mpmath.mpf(rng.uniform(-spread, spread)) for v in row]
+                                                         for row in base[("param", p.name)]], dtype=object)
+                points.append((f"at a random point (parameters moved by up to ±{spread})", moved))
+            self._points = [(where, self._full(env)) for where, env in points]
+        return self._points
+
+    def _full(self, env: dict) -> dict:
+        env = dict(env)
+        for key in self.q.order:
+            if key[0] == "forward":
+                env[key] = self.q.formulas[key](env)
+        return env
+
+    def _counterexample(self, name: str, left: Formula, right: Formula) -> str | None:
+        shape = right.shape
+        for where, env in self.points():
+            try:
+                a, b = left(env), right(env)
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                return f"cannot be evaluated {where}"
+            for (i, j), value in np.ndenumerate(b):
+                if abs(a[i, j] - value) > SLACK * (1 + abs(value)):
+                    return (f"differs from ∂L/∂{name} {where}: entry {entry_text(name, i, j, shape)} is "
+                            f"{number(a[i, j], 6)} by the formula, {number(value, 6)} by the derivation")
+        return None
+
+
+def _closed_delta(d, node):
+    """δ of a named quantity with every δ after it substituted: in the named forward quantities."""
+    named = {d.delta[n]: st.formula for n, st in d.steps.items()}
+    formula = named.get(d.delta[node], d.delta[node])
+    for _ in range(len(d.order)):
+        expanded = formula.xreplace(named)
+        if expanded == formula:
+            break
+        formula = expanded
+    return formula

@@ -1,0 +1,324 @@
+"""Judging each written value: correct, imprecise, carried or wrong — by what it depends on.
+
+For one solution (`Marking`), every written entry of every key, step by step in computation
+order, is compared with
+
+* the **true** value: right to its written digits (rounded or truncated), or by the course's
+  tolerance → ``correct`` (``imprecise`` with too few digits for ``--min-digits``);
+* the value that follows from the author's own written values **it is computed from**
+  (``replay.AuthorWorld``), widened by how far the rounding of those inputs can move it →
+  ``correct`` when those inputs are all right ("correct for your values": the true value and
+  the value from your inputs are both shown), ``carried`` when some are wrong — naming them —
+  and the wrong ones are plausible slips, else ``wrong`` ("not credited");
+* otherwise ``wrong``, and the catalogue is tried (``diagnose.py``).  The same mistake made
+  again at a later step on the same quantity is carried from its first occurrence: it is not
+  counted twice.
+
+Which written values an entry depends on is read off the data flow: the entry's formula,
+expanded entry by entry where it is small, and across steps through the parameters and the
+optimizer's state, stopping at the nearest written values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..engine.explicit import explicit
+from ..numeric.formatting import entry_text, number
+from ..numeric.program import FLOAT64
+from .claims import Claim
+from .diagnose import diagnose
+from .replay import AuthorWorld, Key, Scenario
+
+#: entry-by-entry dependencies are read off formulas whose inputs have at most this many entries in all;
+#: past it an entry depends on every entry of its inputs (carried_from then names whole tensors' entries)
+ENTRY_DEPENDENCIES = 4096
+
+
+@dataclass
+class Judged:
+    """The verdict on one written entry (or formula, or unreadable part) of a solution."""
+
+    epoch: int | None  # None for a formula or a part of the file outside any step
+    sample: int | None
+    section: str
+    name: str
+    index: list[int] | None  # 0-based [row, column]
+    written: float | str | None
+    expected: float | str | None  # the true value
+    status: str  # correct | imprecise | carried | wrong | error
+    text: str = ""
+    line: int | None = None
+    column: int | None = None
+    rule: str | None = None  # which rule judged it
+    from_your_values: float | None = None  # what the author's own inputs give, where it differs
+    carried_from: list[str] = field(default_factory=list)
+    diagnosis: dict | None = None
+    reason: str | None = None
+    shape: tuple[int, int] = (1, 1)
+    # internal: where it sits in the replay, and what later values may build on
+    k: int | None = None
+    key: Key | None = None
+    plausible: bool = True
+    radius: mpmath.mpf = field(default_factory=lambda: mpmath.mpf(0))
+    ordinal: int = 0  # its place in the replay (computation order)
+
+    @property
+    def entry(self) -> str:
+        """The entry as a teacher writes it, 1-based: ``w1[1, 3]``, ``h[2]``, ``out``."""
+        if self.index is None:
+            return self.name
+        return entry_text(self.name, self.index[0], self.index[1], self.shape)
+
+    def label(self) -> str:
+        if self.section == "formulas":
+            return f"formula ∂L/∂{self.name}"
+        if self.epoch is None:
+            return "the file"
+        step = f"{self.epoch}" + (f".{self.sample}" if self.sample else "")
+        return f"epoch {step} {self.section} {self.entry}"
+
+    def as_json(self) -> dict:
+        out = {"epoch": self.epoch, "section": self.section, "name": self.name, "index": self.index,
+               "written": self.written, "expected": self.expected, "status": self.status, "rule": self.rule,
+               "diagnosis": self.diagnosis}
+        if self.sample is not None:
+            out["sample"] = self.sample
+        if self.from_your_values is not None:
+            out["from_your_values"] = self.from_your_values
+        if self.carried_from:
+            out["carried_from"] = self.carried_from
+        if self.reason:
+            out["reason"] = self.reason
+        if self.line:
+            out["line"], out["column"] = self.line, self.column
+        return out
+
+
+@dataclass
+class Entry:
+    """A written entry ready to judge: its place in the replay, its claim and its text."""
+
+    k: int
+    key: Key
+    index: tuple[int, int]
+    claim: Claim
+    item: object  # the solution.Item
+
+    @property
+    def value(self):
+        return self.claim.value
+
+
+def plausible_slip(w, true, diagnosis) -> bool:
+    """A wrong value that later work may build on: a named mistake, or within a factor 10 of the truth.
+
+    This keeps a solution from writing nonsense once and then collecting "carried" for
+    everything computed from it."""
+    if diagnosis is not None:
+        return True
+    if true == 0:
+        return abs(w) <= 1
+    return mpmath.mpf("0.1") <= abs(w / true) <= 10
+
+
+class Marking:
+    """One solution being judged: its author's world, the verdicts so far, and what depends on what."""
+
+    def __init__(self, checker, world: AuthorWorld, entries: dict):
+        self.checker = checker
+        self.q = checker.quantities
+        self.world = world
+        self.entries = entries  # (k, key) -> {index: Entry}
+        self.judged: list[Judged] = []
+        self.at: dict = {}  # (k, key, index) -> Judged
+        self.first_seen: dict = {}  # (key, code, detail) -> (step, label) of its first occurrence
+        self.by_tensor: dict = {}  # (k, key) -> judged entries
+        self.mutated: dict = {}  # (k, key) -> the catalogue's replays of that tensor (diagnose.py)
+
+    # -- one tensor --------------------------------------------------------------------
+    def judge_tensor(self, k: int, key: Key) -> None:
+        entries = self.entries[(k, key)]
+        true = self.checker.truth.value(k, key)
+        epoch, sample = self.q.step_of(k)
+        computed = rough = widening = None
+        for index in sorted(entries):
+            e = entries[index]
+            claim, t = e.claim, true[index]
+            j = Judged(epoch, sample, key[0], key[1], list(index), float(claim.value), float(t), "wrong",
+                       e.item.text, e.item.line, e.item.column, shape=self.q.shapes[key], k=k, key=key)
+            rule = claim.accepts(t)
+            if rule:
+                j.status, j.rule = ("imprecise" if claim.imprecise(t) else "correct"), rule
+                if j.status == "imprecise":
+                    j.reason = (f"right to its digits, but {claim.expression.significant} significant digits are "
+                                f"fewer than the {claim.grading.min_digits} asked")
+                j.radius = max(claim.radius, abs(claim.value - t))
+                self._record(j)
+                continue
+            if rough is None:  # float64 decides wherever it is clear; 50 digits where it is close
+                rough = self.world.computed(k, key, Scenario(precision=FLOAT64))
+            rule, sure = claim.accepts_float(float(rough[index]))
+            if sure:
+                a = mpmath.mpf(float(rough[index]))
+            else:
+                if computed is None:
+                    computed = self.world.computed(k, key)
+                a = computed[index]
+                rule = claim.accepts(a)
+            j.from_your_values = float(a)
+            inputs = self.written_inputs(k, key, index)
+            bad = [u for u in inputs if u.status in ("wrong", "carried")]
+            if rule is None and not claim.is_bare_zero:
+                if widening is None:
+                    widening = self.widening(k, key)
+                lo, hi = (a, a) if bad else (min(a, t), max(a, t))  # right inputs: anything between is fine
+                rule = claim.accepts_between(lo, hi, mpmath.mpf(float(widening[index])))
+            if rule:
+                j.radius = max(claim.radius, abs(claim.value - a))
+                if not bad:
+                    j.status, j.rule = "correct", f"correct for your values ({rule})"
+                    j.reason = (f"your earlier values give {number(a, 6)} (the exact value is {number(t, 6)}); "
+                                "correct for your values")
+                elif all(u.plausible for u in bad):
+                    j.status, j.rule = "carried", rule
+                    j.carried_from = [u.label() for u in sorted(bad, key=lambda u: u.ordinal)]
+                else:
+                    j.status, j.plausible = "wrong", False
+                    nonsense = next(u for u in bad if not u.plausible)
+                    j.reason = (f"follows from your {nonsense.label()}, which is too far off to be a slip: "
+                                "not credited")
+                self._record(j)
+                continue
+            j.radius = claim.radius
+            if computed is None:
+                computed = self.world.computed(k, key)
+            self._diagnose(j, e, k, key, index, computed, widening, entries)
+            self._record(j)
+
+    def _diagnose(self, j: Judged, e: Entry, k, key, index, computed, widening, entries) -> None:
+        if widening is None:
+            widening = self.widening(k, key)
+        found = diagnose(self, k, key, index, e.claim, computed, widening, entries)
+        j.diagnosis, why = found
+        if j.diagnosis is None:
+            j.reason = why
+        j.plausible = plausible_slip(e.claim.value, self.checker.truth.value(k, key)[index], j.diagnosis)
+        if j.diagnosis and j.diagnosis["code"] != "arithmetic":
+            first = self.first_seen.get((key, j.diagnosis["code"], j.diagnosis.get("detail")))
+            if first is not None and first[0] < k:  # the same mistake again, at a later step: not counted twice
+                j.status, j.carried_from = "carried", [first[1]]
+                j.reason = f"the same mistake as at {first[1]} ({j.diagnosis['code']}): not counted twice"
+            else:
+                self.first_seen.setdefault((key, j.diagnosis["code"], j.diagnosis.get("detail")), (k, j.label()))
+
+    def _record(self, j: Judged) -> None:
+        j.ordinal = len(self.judged)
+        self.judged.append(j)
+        self.at[(j.k, j.key, tuple(j.index))] = j
+        self.by_tensor.setdefault((j.k, j.key), []).append(j)
+
+
+    # -- what an entry is computed from ----------------------------------------------------
+    def written_inputs(self, k: int, key: Key, index) -> list[Judged]:
+        """The nearest written (judged) values that entry ``index`` of ``key`` at step ``k`` is
+        computed from: through unwritten values of the same step, the parameters (earlier
+        updates) and the optimizer's state, back to what the author wrote."""
+        found, seen = {}, set()
+        stack = list(self._inputs_of(k, key, tuple(index)))
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            k2, key2, idx2 = node
+            judged = self.at.get(node)
+            if judged is not None:
+                found[id(judged)] = judged
+                continue
+            stack.extend(self._inputs_of(k2, key2, idx2))
+        return list(found.values())
+
+    def _inputs_of(self, k: int, key: Key, index) -> list:
+        section, name = key
+        if section == "data" or k < 0:
+            return []
+        if section == "param":
+            if k == 0 or name not in self.q.trainable:
+                return []
+            return [(k - 1, ("updated", name), index)]
+        if section == "state":  # the optimizer's state after step k: from its gradients, or implied by the update
+            out = [(k, ("grads", name), index), (k - 1, ("state", name), index)]
+            if self.q.model.optimizer == "momentum" and (k, ("updated", name), index) in self.at:
+                out = [(k, ("updated", name), index), (k, ("param", name), index)]
+            return out
+        if section == "updated":
+            out = [(k, ("param", name), index), (k, ("grads", name), index)]
+            if self.q.model.optimizer != "sgd":
+                out.append((k - 1, ("state", name), index))
+            return out
+        return [(k, dep, idx) for dep, idx in self.checker.entry_inputs(key, index)]
+
+    # -- how far rounding carries ----------------------------------------------------------------
+    def widening(self, k: int, key: Key) -> np.ndarray:
+        """Per entry of ``key``: how much the rounding of the nearest written inputs can move it
+        (first order, each written input entry moved by its radius once; float64 suffices for a
+        tolerance)."""
+        world = self.world
+        base = world.computed(k, key, Scenario(precision=FLOAT64))
+        total = np.zeros(base.shape)
+        for source, index, radius in self._rounded_sources(k, key):
+            value = np.array(world.tensor(k, source), dtype=np.float64, copy=True)
+            value[index] += float(radius)
+            moved = world.computed(k, key, Scenario(values={source: value}, precision=FLOAT64))
+            with np.errstate(all="ignore"):
+                change = np.abs(np.asarray(moved, dtype=np.float64) - base)
+            total += np.where(np.isfinite(change), change, 0)
+        return total
+
+    def _rounded_sources(self, k: int, key: Key) -> list:
+        sources, seen = [], set()
+        stack = list(self.q.inputs(key))
+        while stack:
+            source = stack.pop()
+            if source in seen:
+                continue
+            seen.add(source)
+            section, name = source
+            where = (k - 1, ("updated", name)) if section == "param" else (k, source)
+            written = self.by_tensor.get(where, []) if section != "data" else []
+            if written:
+                sources += [(source, tuple(j.index), j.radius) for j in written if j.radius]
+            elif section not in ("param", "data"):
+                stack.extend(self.q.inputs(source))
+        return sources
+
+
+def _entry_symbols(symbol, key_index: int) -> sp.ImmutableMatrix:
+    rows, cols = (int(n) for n in symbol.shape)
+    return sp.ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"e{key_index}_{i}_{j}"))
+
+
+def entry_dependencies(formula) -> dict | None:
+    """For each entry of ``formula``'s result, the input entries it reads: ``{(i, j): [(key, (a, b))]}``;
+    None when the inputs are too large to expand (every entry then reads every input entry)."""
+    sizes = [int(s.shape[0]) * int(s.shape[1]) for s in formula.symbols]
+    if sum(sizes) > ENTRY_DEPENDENCIES:
+        return None
+    env = {s: _entry_symbols(s, n) for n, s in enumerate(formula.symbols)}
+    try:
+        matrix = explicit(formula.expr, env)
+    except (KeyError, TypeError, ValueError, NotImplementedError):
+        return None
+    out = {}
+    for (i, j), e in np.ndenumerate(np.array(matrix.tolist(), dtype=object)):
+        deps = []
+        for s in sorted(getattr(e, "free_symbols", ()), key=lambda s: s.name):
+            n, a, b = (int(x) for x in s.name[1:].split("_"))
+            deps.append((formula.inputs[n], (a, b)))
+        out[(i, j)] = deps
+    return out
