@@ -110,7 +110,8 @@ class Claim:
             return self._digits("rounded to") if self.kind == "decimal" else "arithmetic on rounded numbers"
         if self.kind == "decimal":  # cut off toward zero: w ≤ x < w + unit (w ≥ 0), w − unit < x ≤ w (w < 0)
             toward = difference if (w > 0 or (w == 0 and x > 0)) else -difference
-            if -slack <= toward < self.unit + slack:
+            exact_slack = slack - widening
+            if -slack <= toward < self.unit - exact_slack + widening:  # the far end is open: w + unit cuts to w + unit
                 return self._digits("truncated to")
         return None
 
@@ -144,11 +145,11 @@ class Claim:
 
     @property
     def radius(self) -> mpmath.mpf:
-        """How far the author's own (unrounded) value may lie from what they wrote: what later
-        values computed from it may be off by (a truncated number: a whole unit)."""
+        """How far the author's own value may lie from what they wrote, by the written digits alone:
+        half a unit in the last place (the judge widens it to the value it was found right for)."""
         if self.grading.tolerance:
             return (self.grading.atol or 0) + (self.grading.rtol or 0) * abs(self.value)
-        return max(self.half, self.unit)
+        return self.half
 
     @property
     def is_bare_zero(self) -> bool:

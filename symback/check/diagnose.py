@@ -93,30 +93,35 @@ class Catalogue:
         return [key for key in self.q.order if key[0] in ("deltas", "grads")
                 and not any(i[0] == "deltas" for i in self.q.inputs(key))]
 
-    def apply(self, m: Mistake, world, k: int, key, precision: str = MPMATH) -> np.ndarray | None:
-        """``key`` at step ``k`` as the author would have it with mistake ``m``; None where it cannot apply."""
+    def scenario(self, m: Mistake, world, k: int, key, precision: str = MPMATH) -> Scenario | None:
+        """The replay of mistake ``m`` for ``key`` at step ``k``; None where it cannot show there."""
         q = self.q
         if m.update is not None:
             if key[0] != "updated":
                 return None
-            scenario = Scenario(formulas={key: m.update})  # updates are cheap: always at 50 digits
-        elif m.values is not None:
+            return Scenario(formulas={key: m.update}, precision=precision)
+        if m.values is not None:
             values = self._values(m.values, world, k)
             if not values:
                 return None
             if precision != MPMATH:
                 values = {v: np.asarray(x, dtype=np.float64) for v, x in values.items()}
-            scenario = Scenario(values=values, precision=precision)
-        else:
-            formulas = self.formulas(m)
-            if not formulas or not any(f == key or f in q.upstream.get(key, ()) for f in formulas):
-                return None
-            scenario = Scenario(formulas=formulas, precision=precision)
+            return Scenario(values=values, precision=precision)
+        formulas = self.formulas(m)
+        if not formulas or not any(f == key or f in q.upstream.get(key, ()) for f in formulas):
+            return None
+        return Scenario(formulas=formulas, precision=precision)
+
+    def apply(self, m: Mistake, world, k: int, key, precision: str = MPMATH) -> np.ndarray | None:
+        """``key`` at step ``k`` as the author would have it with mistake ``m``; None where it cannot apply."""
+        scenario = self.scenario(m, world, k, key, precision)
+        if scenario is None:
+            return None
         try:
             value = world.computed(k, key, scenario)
         except (ZeroDivisionError, ValueError, TypeError, OverflowError):
             return None
-        return value
+        return value if value is not None and np.shape(value) == tuple(self.q.shapes[key]) else None
 
     def _values(self, how: str, world, k: int) -> dict:
         q = self.q
@@ -150,18 +155,19 @@ def diagnose(marking, k: int, key, index, claim, computed, widening, entries) ->
         return cache[(id(m), precision)]
 
     for m in catalogue.for_section(key[0]):
-        if m.update is None:  # screened in float64 first: most mistakes are far off
-            rough = replayed(m, FLOAT64)
-            if rough is None or not np.isfinite(rough[index]) or rough[index] == screen[index] or \
-                    not _near(claim, rough[index], widening[index]):
-                continue
+        rough = replayed(m, FLOAT64)  # screened in float64 first: most mistakes are far off
+        if rough is None or not np.isfinite(float(rough[index])) or float(rough[index]) == screen[index] or \
+                not _near(claim, float(rough[index]), 10 * float(widening[index]) + 0.02 * abs(float(rough[index]))):
+            continue
         values = replayed(m, MPMATH)
         if values is None or _same(values[index], computed[index]):
             continue  # the mistake does not change this value here: it explains nothing
-        if not _hit(claim, values[index], 0 if bare else widening[index]):
+        # the rounding of the author's inputs carried through the mistaken computation
+        spread = np.maximum(widening, marking.widening(k, key, catalogue.scenario(m, world, k, key, FLOAT64)))
+        if not _hit(claim, values[index], 0 if bare else spread[index]):
             continue
         count = sum(1 for idx, e in entries.items()
-                    if _hit(e.claim, values[idx], 0 if e.claim.is_bare_zero else widening[idx]))
+                    if _hit(e.claim, values[idx], 0 if e.claim.is_bare_zero else spread[idx]))
         if count > best_count:
             best, best_count = m, count
     if best is not None:

@@ -264,19 +264,27 @@ class Marking:
         return [(k, dep, idx) for dep, idx in self.checker.entry_inputs(key, index)]
 
     # -- how far rounding carries ----------------------------------------------------------------
-    def widening(self, k: int, key: Key) -> np.ndarray:
+    def widening(self, k: int, key: Key, scenario: Scenario | None = None) -> np.ndarray:
         """Per entry of ``key``: how much the rounding of the nearest written inputs can move it
         (first order, each written input entry moved by its radius once; float64 suffices for a
-        tolerance)."""
+        tolerance) — in the author's computation, or in ``scenario``'s (a mistake's)."""
         world = self.world
-        base = world.computed(k, key, Scenario(precision=FLOAT64))
+        scenario = scenario or Scenario(precision=FLOAT64)
+        try:
+            base = np.asarray(world.computed(k, key, scenario), dtype=np.float64)
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return np.zeros(self.q.shapes[key])
         total = np.zeros(base.shape)
         for source, index, radius in self._rounded_sources(k, key):
+            if source in scenario.values:
+                continue
             value = np.array(world.tensor(k, source), dtype=np.float64, copy=True)
             value[index] += float(radius)
-            moved = world.computed(k, key, Scenario(values={source: value}, precision=FLOAT64))
-            with np.errstate(all="ignore"):
-                change = np.abs(np.asarray(moved, dtype=np.float64) - base)
+            moved = Scenario(scenario.formulas, {**scenario.values, source: value}, FLOAT64, scenario.state)
+            try:
+                change = np.abs(np.asarray(world.computed(k, key, moved), dtype=np.float64) - base)
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                continue
             total += np.where(np.isfinite(change), change, 0)
         return total
 

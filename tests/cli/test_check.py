@@ -166,3 +166,87 @@ def test_pre_commit_hook_definition():
 
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "symback-check" and hook["entry"] == "symback check" and hook["pass_filenames"]
+
+
+# -- issue 10: what a course sees -------------------------------------------------------------
+def test_one_file_lists_every_independent_mistake_and_honest_counts(tmp_path):
+    r = run("check", SEED, EXAMPLES / "seed_mistakes.yaml", cwd=tmp_path)
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0] == (f"{EXAMPLES / 'seed_mistakes.yaml'}: 23 correct, 91 carried, 11 wrong; first mistake at "
+                        "epoch 1 grads w1[1, 1] (line 13)")
+    assert "4 independent mistakes; the 91 carried values follow from them:" in r.stdout
+    for where in ("epoch 1 grads w1[1, 1] (line 13)", "epoch 1 grads b1[1] (line 14)",
+                  "epoch 1 updated b3 (line 25)", "formula ∂L/∂w1 (line 70)"):
+        assert f"✗ {where}" in r.stdout
+    assert "update-sign: the update went uphill" in r.stdout
+    verbose = run("check", SEED, EXAMPLES / "seed_mistakes.yaml", "--verbose", cwd=tmp_path)
+    assert verbose.stdout.count("\n  carried   epoch") == 91 and "[rounded to 3 decimals]" in verbose.stdout
+
+
+def test_a_class_summary_keeps_full_file_names_on_a_narrow_terminal(tmp_path):
+    folder = tmp_path / "a-very-long-folder-name-for-the-section-of-tuesday-afternoon"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "seed_solution.yaml", folder / "student-with-a-long-name-0001.yaml")
+    shutil.copy(EXAMPLES / "seed_mistakes.yaml", folder / "student-with-a-long-name-0002.yaml")
+    r = subprocess.run([sys.executable, "-m", "symback", "check", str(SEED), *sorted(map(str, folder.iterdir()))],
+                       cwd=tmp_path, capture_output=True, text=True,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "40"})
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"{folder / 'student-with-a-long-name-0001.yaml'}: correct — 126 correct"
+    assert lines[1].startswith(f"{folder / 'student-with-a-long-name-0002.yaml'}: mistakes — 23 correct, 91 carried,"
+                               " 11 wrong; collapsed-elementwise (epoch 1 grads w1[1, 1])")
+    assert lines[-1] == "2 files: 1 correct, 1 with mistakes, 0 with errors"
+
+
+def test_min_digits_and_tolerances(tmp_path):
+    (tmp_path / "s.yaml").write_text("epochs:\n  1:\n    forward: {out: 4.47, loss: 1.15}\n")  # loss 1.16775
+    r = run("check", SEED, "s.yaml", "--format", "json", cwd=tmp_path)
+    assert [i["status"] for i in json.loads(r.stdout)["files"][0]["items"]] == ["correct", "wrong"]
+    r = run("check", SEED, "s.yaml", "--format", "json", "--min-digits", "4", cwd=tmp_path)
+    assert r.returncode == 1
+    items = json.loads(r.stdout)["files"][0]["items"]
+    assert items[0]["status"] == "imprecise" and items[0]["rule"] == "rounded to 2 decimals"
+    r = run("check", SEED, "s.yaml", "--format", "json", "--rtol", "0.05", cwd=tmp_path)
+    assert r.returncode == 0  # loss 1.16775: 1.2 is within 5 %
+    assert {i["rule"] for i in json.loads(r.stdout)["files"][0]["items"]} == {"within rtol=0.05, atol=0"}
+    r = run("check", SEED, "s.yaml", "--rtol", "0.05", "--min-digits", "3", cwd=tmp_path)
+    assert r.returncode == 2 and "choose one" in r.stderr
+    r = run("check", SEED, "s.yaml", "--atol", "-1", cwd=tmp_path)
+    assert r.returncode == 2 and "--atol must be a number ≥ 0" in r.stderr
+
+
+def test_gradebook_with_a_rubric(tmp_path):
+    shutil.copy(EXAMPLES / "seed_solution.yaml", tmp_path / "good.yaml")
+    shutil.copy(EXAMPLES / "seed_mistakes.yaml", tmp_path / "bad.yaml")
+    (tmp_path / "rubric.yaml").write_text("points: {grads: 2, updated: 1, formulas: 3}\ncredit: {carried: 0.5}\n"
+                                          "epochs: [1]\n")
+    r = run("check", SEED, "good.yaml", "bad.yaml", "--rubric", "rubric.yaml", "--gradebook", "grades.csv",
+            cwd=tmp_path)
+    assert r.returncode == 1
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "grades.csv").open()))
+    assert [row["file"] for row in rows] == ["bad.yaml", "good.yaml"]
+    # asked: epoch 1 grads (16 entries × 2) + updates (16 × 1) + 6 formulas × 3 = 66
+    assert {row["max"] for row in rows} == {"66"}
+    good, bad = rows[1], rows[0]
+    # good: every value right, but only 3 of the 6 formulas written (w2, w1, b3): 66 − 3 × 3
+    assert good["score"] == "57" and good["percent"] == "86.4"
+    # bad: grads 7 right (w2, b2, w3, b3) of 16 → 14; updates: w1, b1 carried (9 × 0.5), 6 right, b3 wrong → 10.5;
+    # formulas: w2 right, w1 wrong, four not written → 3
+    assert bad["score"] == "27.5"
+    assert bad["diagnoses"] == "collapsed-elementwise; update-sign"
+    assert bad["mistakes"].startswith("epoch 1 grads w1[1, 1]; ")
+    bad_rubric = run("check", SEED, "good.yaml", "--rubric", "nope.yaml", cwd=tmp_path)
+    assert bad_rubric.returncode == 2 and "nope.yaml" in bad_rubric.stderr
+
+
+def test_annotation_properties_are_escaped_as_github_documents(tmp_path):
+    name = "a,b:c%d.yaml"
+    (tmp_path / name).write_text("epochs:\n  1:\n    forward: {out: 5}\n")
+    r = run("check", SEED, name, cwd=tmp_path, extra_env={"GITHUB_ACTIONS": "true"})
+    (line,) = [x for x in r.stdout.splitlines() if x.startswith("::error")]
+    assert line.startswith("::error file=a%2Cb%3Ac%25d.yaml,line=3,col=20,title=epoch 1 forward out::wrote 5, "
+                           "expected 4.47177")
