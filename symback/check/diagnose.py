@@ -215,7 +215,8 @@ def _update_slip(marking, k, key, index, claim, right, widening, digits) -> tupl
     if typo(claim, right):
         return _arithmetic(right, digits), None
     implied, gradient = implied_gradient(world, k, name, index, claim.value)
-    if implied is not None and (abs(implied - gradient) <= NEAR * abs(gradient) or _typo_value(implied, gradient)):
+    # the implied gradient is not written text: only a near miss counts (a power of ten is a learning-rate mistake)
+    if implied is not None and abs(implied - gradient) <= NEAR * abs(gradient):
         return _arithmetic(right, digits), None
     if implied is None:
         return None, "too far off to be a slip, and no catalogued mistake gives it"

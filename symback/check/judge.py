@@ -280,13 +280,28 @@ class Marking:
                 continue
             value = np.array(world.tensor(k, source), dtype=np.float64, copy=True)
             value[index] += float(radius)
-            moved = Scenario(scenario.formulas, {**scenario.values, source: value}, FLOAT64, scenario.state)
+            moved = Scenario(scenario.formulas, {**scenario.values, source: value}, FLOAT64,
+                             self._moved_state(k, source, index, float(radius), scenario.state))
             try:
                 change = np.abs(np.asarray(world.computed(k, key, moved), dtype=np.float64) - base)
             except (ZeroDivisionError, ValueError, TypeError, OverflowError):
                 continue
             total += np.where(np.isfinite(change), change, 0)
         return total
+
+    def _moved_state(self, k: int, source: Key, index, radius: float, state: dict | None) -> dict | None:
+        """With momentum, a written update also sets the buffer the next step starts from,
+        b = (p − p′)/η: moving the update moves the buffer too."""
+        section, name = source
+        if section != "param" or k == 0 or self.q.model.optimizer != "momentum" or \
+                (k - 1, ("updated", name), tuple(index)) not in self.at:
+            return state
+        previous = dict((state or {}).get(name, self.world.state(k - 1, name)))
+        if "buf" not in previous:
+            return state
+        buf = np.array(previous["buf"], dtype=np.float64, copy=True)
+        buf[index] -= radius / float(self.world.lr)
+        return {**(state or {}), name: {**previous, "buf": buf}}
 
     def _rounded_sources(self, k: int, key: Key) -> list:
         sources, seen = [], set()

@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..engine.explicit import explicit, tree_size
 from ..engine.expr import KINKED
+from .formatting import entry_text
 from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float
 
 #: at most this many trainable scalar entries are expanded symbolically
@@ -83,7 +84,8 @@ class Verification:
         lines = []
         for c in self.params.values():
             for m in c.mismatches:
-                lines.append(f"∂L/∂{c.name}{list(m.index)}: matrix form {m.matrix!r}, elementwise {m.elementwise!r}")
+                entry = entry_text(c.name, m.index[0], m.index[1], c.matrix.shape)
+                lines.append(f"∂L/∂{entry}: matrix form {m.matrix!r}, elementwise {m.elementwise!r}")
             if c.fd_ok is False:
                 lines.append(f"∂L/∂{c.name}: finite differences disagree (relative error {c.fd_max_rel_err:.3g})")
         return lines

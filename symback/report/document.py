@@ -13,7 +13,16 @@ import sympy as sp
 
 from ..engine.derive import tidy
 from ..engine.explicit import explicit
-from ..numeric.formatting import entry_latex, matrix_latex, matrix_text, number, number_latex, shape_latex, shape_text
+from ..numeric.formatting import (
+    entry_latex,
+    entry_text,
+    matrix_latex,
+    matrix_text,
+    number,
+    number_latex,
+    shape_latex,
+    shape_text,
+)
 from ..numeric.printing import latex, latex_name, latex_shaped, text
 from .figures import epoch_means, quantity_graph, thin
 
@@ -261,7 +270,7 @@ def verification_rows(verification, names, digits) -> list[dict]:
             "name": name, "latex": names[name], "matrix": matrix_latex(c.matrix, digits),
             "matrix_text": matrix_text(c.matrix, digits),
             "elementwise": elementwise_text, "fd": fd_text, "ok": c.ok,
-            "mismatches": [f"{name}[{m.index[0]}, {m.index[1]}]: matrix form {m.matrix:.10g}, "
+            "mismatches": [f"{entry_text(name, m.index[0], m.index[1], c.matrix.shape)}: matrix form {m.matrix:.10g}, "
                            f"SymPy {m.elementwise:.10g}" for m in c.mismatches],
         })
     return out

@@ -194,7 +194,7 @@ def test_the_momentum_convention():
         ((x - 4) ** 2).backward()
         optimizer.step()
         true.append(x.item())
-    g1, u1 = 12, 10 - 0.2 * 0.1 * 12
+    u1 = 10 - 0.2 * 0.1 * 12  # g1 = 2(10 − 4) = 12, b = 0.1·12
     g2 = 2 * (u1 - 4)
     u2 = u1 - 0.2 * (0.9 * 0.1 * 12 + 0.1 * g2)
     assert (u1, g2, u2) == pytest.approx((9.76, 11.52, 9.3136))

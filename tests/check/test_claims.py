@@ -9,7 +9,6 @@ from symback.check.arith import parse_value
 from symback.check.claims import Claim, Grading
 
 
-
 def mp(x):
     """A number at 50 digits, as symback's exact values are."""
     with mpmath.workdps(50):

@@ -162,7 +162,7 @@ def test_wrong_rule_fails_verification_with_exit_1(tmp_path):
     r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "120"})
     assert r.returncode == 1, (r.stdout, r.stderr)
-    assert "verification failed: ∂L/∂w1[0, 0]: matrix form" in r.stderr
+    assert "verification failed: ∂L/∂w1[1, 1]: matrix form" in r.stderr  # 1-based, as check and the reports write entries
     assert "verification failed: ∂L/∂b1" in r.stderr
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["verified"] is False
