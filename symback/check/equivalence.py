@@ -32,6 +32,8 @@ from .replay import Formula
 #: formulas of at most this many entries are also compared exactly (expanded), each entry at most EXACT_TREE nodes
 EXACT_ENTRIES = 256
 EXACT_TREE = 20_000
+#: named quantities are written out by their definitions only while each entry stays this small
+DEFINED_TREE = 400
 
 
 class FormulaJudge:
@@ -129,11 +131,9 @@ class FormulaJudge:
             symbol = d.value[n]
             r, c = (int(k) for k in n.shape)
             atoms[symbol] = sp.ImmutableMatrix(r, c, lambda i, j, s=symbol.name: sp.Symbol(f"{s}[{i},{j}]"))
-        defined = dict(atoms)
-        for n in d.order:
-            if n in d.forward_defs:
-                defined[d.value[n]] = explicit(d.forward_defs[n].xreplace(d.anonymous_values), defined)
-        for env in (atoms, defined):
+        for env in (atoms, self._defined(atoms)):
+            if env is None:
+                return False
             try:
                 difference = explicit(left, env) - explicit(right, env)
             except (KeyError, TypeError, ValueError):
@@ -141,6 +141,19 @@ class FormulaJudge:
             if all(tree_size(e) <= EXACT_TREE and sp.expand(e) == 0 for e in difference):
                 return True
         return False
+
+    def _defined(self, atoms: dict) -> dict | None:
+        """Every named quantity written out by its definition, entry by entry — None for a network
+        too deep for that (SymPy's functions of long arguments take seconds to build each)."""
+        d = self.d
+        defined = dict(atoms)
+        for n in d.order:
+            if n in d.forward_defs:
+                entries = explicit(d.forward_defs[n].xreplace(d.anonymous_values), defined)
+                if any(tree_size(e) > DEFINED_TREE for e in entries):
+                    return None
+                defined[d.value[n]] = entries
+        return defined
 
     def points(self) -> list[tuple[str, dict]]:
         """Where formulas are compared: the exercise's first step, then random points with the

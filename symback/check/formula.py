@@ -39,7 +39,9 @@ from ..engine.expr import (
     ONE,
     Apply,
     Broadcast,
+    LogSoftmax,
     Reduce,
+    Softmax,
     add,
     hadamard,
     matmul,
@@ -50,7 +52,10 @@ from ..engine.expr import (
 )
 from .arith import MAX_MAGNITUDE, Literal, _error, _Node, _parse
 
-FORMULA_FUNCTIONS = ("tanh", "sigmoid", "relu", "exp", "log", "softplus", "step", "sum")
+FORMULA_FUNCTIONS = ("tanh", "sigmoid", "relu", "exp", "log", "softplus", "step", "sum", "softmax", "log_softmax",
+                     "leaky_relu", "leaky_step")
+_SLOPED = ("leaky_relu", "leaky_step")  # f(x, alpha): the slope for negative x is a number
+_NORMALISED = ("softmax", "log_softmax")  # along a vector's length, or along axis= of a matrix
 
 # A formula's constant parts stay exact `Fraction`s until they meet a matrix.
 Term = Fraction | MatrixExpr
@@ -153,19 +158,37 @@ class _Formula:
     def call(self, node: _Node) -> MatrixExpr:
         name, keywords = node.data
         args = list(node.parts) + [n for _, n in keywords]
-        if name == "sum":
+        if name in ("sum", *_NORMALISED):
             fits = 1 <= len(node.parts) and len(args) <= 2 and all(k == "axis" for k, _ in keywords)
+        elif name in _SLOPED:
+            fits = len(node.parts) == 2 and not keywords
         else:
             fits = len(args) == 1 and not keywords
         if not fits:
-            usage = "sum(x), sum(x, axis=0) or sum(x, axis=1)" if name == "sum" else f"{name}(x)"
+            usage = {"sum": "sum(x), sum(x, axis=0) or sum(x, axis=1)", "leaky_relu": "leaky_relu(x, 0.01)",
+                     "leaky_step": "leaky_step(x, 0.01)"}.get(name, f"{name}(x) or {name}(x, axis=1)"
+                                                             if name in _NORMALISED else f"{name}(x)")
             raise _error(f"{name} is written {usage}", node.pos)
         x = _matrix(self.build(args[0]))
-        if name == "sum":
+        if name in ("sum", *_NORMALISED):
             axis = self.build(args[1]) if len(args) == 2 else None
             if axis not in (None, 0, 1):
-                raise _error("sum's axis must be 0 (down the columns) or 1 (along the rows)", args[1].pos)
-            return Reduce(x, ALL if axis is None else int(axis))
+                raise _error(f"{name}'s axis must be 0 (down the columns) or 1 (along the rows)", args[1].pos)
+            if name == "sum":
+                return Reduce(x, ALL if axis is None else int(axis))
+            rows, cols = _shape(x)
+            if axis is None and rows > 1 and cols > 1:
+                raise _error(f"{name} of a {_show(x)} matrix needs axis=0 or axis=1", node.pos)
+            axis = int(axis) if axis is not None else (0 if cols == 1 else 1)
+            return (Softmax if name == "softmax" else LogSoftmax)(x, axis)
+        if name in _SLOPED:
+            alpha = self.build(args[1])
+            if isinstance(alpha, MatrixExpr):
+                raise _error(f"{name}'s slope must be a number", args[1].pos)
+            alpha = sp.Rational(alpha.numerator, alpha.denominator)
+            if name == "leaky_step":
+                return Apply("leaky_step", x, alpha, self.relu_grad_at_zero)
+            return Apply("leaky_relu", x, alpha)
         if name == "step":
             return Apply("step", x, self.relu_grad_at_zero)
         return Apply(name, x)

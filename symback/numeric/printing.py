@@ -250,13 +250,21 @@ class CodePrinter(TextPrinter):
         return TextPrinter._print_MatAdd(self, e).replace(" − ", " - ")
 
     def _print_Apply(self, e):
-        params = "".join(", " + self._print(p) for p in e.params[:-1]) if e.fn.endswith("step") else ""
-        name = "step" if e.fn == "step" else e.fn
-        return f"{name}({self._print(e.arg)}{params})"
+        # step(x) and leaky_step(x, α) leave out the relu′(0) convention: the model gives it
+        params = e.params[:-1] if e.fn.endswith("step") else e.params
+        return f"{e.fn}({self._print(e.arg)}{''.join(', ' + self._print(p) for p in params)})"
 
     def _print_Reduce(self, e):
         axis = "" if e.axis == ALL else f", axis={e.axis}"
         return f"sum({self._print(e.arg)}{axis})"
+
+    def _print_Softmax(self, e, name="softmax"):
+        rows, cols = (int(n) for n in e.arg.shape)
+        axis = f", axis={e.axis}" if rows > 1 and cols > 1 else ""
+        return f"{name}({self._print(e.arg)}{axis})"
+
+    def _print_LogSoftmax(self, e):
+        return self._print_Softmax(e, "log_softmax")
 
 
 def code(e) -> str:

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
 
 from symback.check.formula import parse_formula
 from symback.engine.explicit import explicit
@@ -199,3 +200,17 @@ def test_parsing_calls_no_builtin_evaluator(monkeypatch):
     for name in ("eval", "exec", "compile"):
         monkeypatch.setattr(builtins, name, refuse)
     parse_formula("x @ (((out - 6) * step(z) * w2) * (1 - h**2)) + sum(w1, axis=0)", S)
+
+
+def test_softmax_and_leaky_relu_read_as_the_worksheet_writes_them():
+    X, logits, z = (MatrixSymbol(n, 4, 3) for n in ("X", "logits", "z"))
+    row = MatrixSymbol("r", 1, 3)
+    s = parse_formula("softmax(logits, axis=1) - X", {"logits": logits, "X": X})
+    assert s.shape == (4, 3) and any(getattr(a, "axis", None) == 1 for a in s.atoms(MatrixExpr))
+    assert parse_formula("log_softmax(r)", {"r": row}).axis == 1  # a row: along its length
+    with pytest.raises(SolutionError, match="needs axis=0 or axis=1"):
+        parse_formula("softmax(logits)", {"logits": logits})
+    leaky = parse_formula("leaky_step(z, 0.1) * leaky_relu(z, 1/100)", {"z": z}, relu_grad_at_zero=1)
+    assert {a.fn for a in leaky.atoms(Apply)} == {"leaky_step", "leaky_relu"}
+    with pytest.raises(SolutionError, match="leaky_relu is written leaky_relu"):
+        parse_formula("leaky_relu(z)", {"z": z})
