@@ -1,10 +1,14 @@
-"""Grading a class: N solution files of the seed exercise through ``symback check``, as a whole process.
+"""Grading: a class of seed solutions through ``symback check``, and one long solution file.
 
-Half the files are the correct hand solution, half the one with the classic mistakes (those
-cost more: every wrong value is diagnosed).  Prints the machine, the wall time and files per
-second; the median of ``--repeats`` runs.
+The class is 1,000 varied hand solutions of the seed exercise, every value of three epochs
+written (forward values, δ, gradients, updates): 40 % right to 3, 4 or 5 significant digits,
+20 % truncated instead of rounded, 15 % with one slip somewhere (a digit changed: one wrong
+value, the rest correct) and 25 % the original exercise's hand solution with its classic
+mistakes (every value after them carried).  The long file is the seed trained for 200 epochs,
+every value of every epoch written.  Wall times of whole processes, the median of
+``--repeats`` runs; for the long file also the grading alone, in a process already started.
 
-    python bench/grading.py --files 1000
+    python -m bench.grading --files 1000
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
+import random
 import statistics
 import subprocess
 import sys
@@ -20,19 +24,79 @@ import tempfile
 import time
 from pathlib import Path
 
+import mpmath
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+LONG_EPOCHS = 200
+
+
+def _text(value, digits: int, truncate: bool) -> str:
+    v = mpmath.mpf(value)
+    if v == 0:
+        return "0.0"
+    if not truncate:
+        return mpmath.nstr(v, digits, min_fixed=-6, max_fixed=8, strip_zeros=False)
+    exponent = int(mpmath.floor(mpmath.log10(abs(v))))
+    scale = mpmath.mpf(10) ** (digits - 1 - exponent)
+    cut = mpmath.floor(abs(v) * scale) / scale * (1 if v > 0 else -1)
+    decimals = max(0, digits - 1 - exponent)
+    return f"{float(cut):.{decimals}f}"
+
+
+def solution_text(records, digits: int, truncate: bool = False, slip=None) -> str:
+    """Every value of ``records`` (50-digit training steps), as a student writes them."""
+    lines = ["epochs:"]
+    entry = 0
+    for r in records:
+        lines.append(f"  {r.epoch}:")
+        for section in ("forward", "deltas", "grads", "updated"):
+            lines.append(f"    {section}:")
+            for name, value in getattr(r, section).items():
+                rows = []
+                for row in value.tolist():
+                    cells = []
+                    for v in row:
+                        text = _text(v, digits, truncate)
+                        if slip is not None and entry == slip:  # one digit changed
+                            last = text[-1]
+                            text = text[:-1] + ("7" if last != "7" else "3")
+                        cells.append(text)
+                        entry += 1
+                    rows.append("[" + ", ".join(cells) + "]")
+                lines.append(f"      {name}: [{', '.join(rows)}]")
+    return "\n".join(lines) + "\n"
+
+
+def write_class(folder: Path, files: int) -> list[str]:
+    """``files`` varied solution files of the seed exercise in ``folder``; their names."""
+    import symback
+
+    records = [r for r in symback.load(EXAMPLES / "seed.py").train().steps if r.precision == "mpmath"]
+    mistakes = (EXAMPLES / "seed_mistakes.yaml").read_text()
+    rng = random.Random(0)
+    names = []
+    for k in range(files):
+        kind = rng.random()
+        digits = rng.choice((3, 4, 5))
+        if kind < 0.40:
+            text = solution_text(records, digits)
+        elif kind < 0.60:
+            text = solution_text(records, digits, truncate=True)
+        elif kind < 0.75:
+            text = solution_text(records, digits, slip=rng.randrange(150))
+        else:
+            text = mistakes
+        name = f"s{k:05d}.yaml"
+        (folder / name).write_text(text)
+        names.append(name)
+    return names
 
 
 def time_grading(files: int, repeats: int) -> list[float]:
-    """Wall times of ``symback check`` on ``files`` solution files, one per repeat."""
+    """Wall times of ``symback check`` on a class of ``files`` solution files, one per repeat."""
     with tempfile.TemporaryDirectory() as folder:
-        names = []
-        for k in range(files):
-            source = "seed_solution.yaml" if k % 2 else "seed_mistakes.yaml"
-            name = f"s{k:05d}.yaml"
-            shutil.copy(EXAMPLES / source, Path(folder) / name)
-            names.append(name)
+        names = write_class(Path(folder), files)
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
@@ -45,16 +109,51 @@ def time_grading(files: int, repeats: int) -> list[float]:
     return times
 
 
+def time_long_file(repeats: int) -> dict:
+    """A 200-epoch seed solution, every value written: the whole process, and the grading alone."""
+    import symback
+    from symback.check.grade import Checker
+    from symback.numeric.program import MPMATH
+    from symback.numeric.train import iter_steps
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = (EXAMPLES / "seed.py").read_text().replace("epochs=3", f"epochs={LONG_EPOCHS}")
+        model_file = Path(folder) / "seed200.py"
+        model_file.write_text(source)
+        model = symback.load(model_file)
+        records = [r for _, r in zip(range(LONG_EPOCHS), iter_steps(model, model.lr, MPMATH))]
+        solution = Path(folder) / "long.yaml"
+        solution.write_text(solution_text(records, 4))
+        values = sum(len(v.ravel()) for r in records for s in ("forward", "deltas", "grads", "updated")
+                     for v in getattr(r, s).values())
+        process, alone = [], []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "symback", "check", str(model_file), str(solution)],
+                                  capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            process.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                sys.exit(f"the long solution is not graded correct: {done.stdout[-500:]}")
+            checker = Checker(symback.load(model_file))
+            started = time.perf_counter()
+            checker.check_file(solution)
+            alone.append(time.perf_counter() - started)
+    return {"process": statistics.median(process), "alone": statistics.median(alone), "values": values}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     median = statistics.median(time_grading(args.files, args.repeats))
+    long = time_long_file(args.repeats)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
     print(f"{args.files} solution files graded in {median:.1f} s (median of {args.repeats}; "
           f"{args.files / median:.0f} files/s)")
+    print(f"a {LONG_EPOCHS}-epoch solution file ({long['values']:,} values): {long['alone']:.2f} s to grade, "
+          f"{long['process']:.2f} s as a whole process")
 
 
 if __name__ == "__main__":

@@ -75,21 +75,28 @@ class Claim:
         self._decimals = len(lit.text.split(".")[1]) if self.kind == "decimal" and "." in lit.text and \
             not self._scientific else 0
         # for a quick float64 answer where the value is clearly outside everything this number accepts
-        self._float = float(self.value)
+        self._float = self.float = float(self.value)
         reach = float(max(self.half, self.unit))
         if grading.tolerance:
             self._reach, self._relative = (grading.atol or 0) + reach, grading.rtol or 0
         else:
             self._reach, self._relative = reach, 0.0
+        # and where a value is clearly right: within half a unit by a margin float64 cannot blur
+        self._inside = None
+        if not grading.tolerance and self.kind != "whole" and self.half > 0:
+            self._inside = float(self.half) * (1 - 1e-9)
 
     # -- the tests ------------------------------------------------------------------------
-    def accepts(self, x, widening=0) -> str | None:
+    def accepts(self, x, widening=0, xf: float | None = None) -> str | None:
         """The rule under which this number is right for the exact value ``x`` (``widening``
-        added to every allowance), or None."""
-        xf = float(x)
-        if abs(xf - self._float) > 2 * (self._reach + self._relative * abs(xf) + float(widening)) \
-                + 1e-12 * max(1.0, abs(xf), abs(self._float)):
+        added to every allowance), or None.  ``xf``: ``x`` in float64, when the caller has it."""
+        xf = float(x) if xf is None else xf
+        gap, noise = abs(xf - self._float), 1e-12 * max(1.0, abs(xf), abs(self._float))
+        if gap > 2 * (self._reach + self._relative * abs(xf) + float(widening)) + noise:
             return None  # clearly outside, whatever the float64 rounding: no 50-digit arithmetic needed
+        if self._inside is not None and noise < gap < self._inside + float(widening) - noise:
+            # clearly inside its rounding (not at its edge, not exactly equal)
+            return self._digits("rounded to") if self.kind == "decimal" else "arithmetic on rounded numbers"
         with mpmath.workdps(DIGITS):  # a difference of 50-digit numbers, at 50 digits
             return self._accepts(x, widening)
 
@@ -142,6 +149,10 @@ class Claim:
         need = self.grading.min_digits
         have = self.expression.significant
         return bool(need) and have is not None and have < need and abs(x - self.value) > SLACK * max(1, abs(x))
+
+    @property
+    def radius_float(self) -> float:
+        return float(self.radius)
 
     @property
     def radius(self) -> mpmath.mpf:

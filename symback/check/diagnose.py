@@ -142,8 +142,6 @@ def diagnose(marking, k: int, key, index, claim, computed, widening, entries) ->
     checker = marking.checker
     world = marking.world
     catalogue = checker.catalogue
-    expected = str(sp.Rational(checker.model.relu_grad_at_zero)) if key[0] != "updated" else \
-        number(checker.lr, 6)
     best, best_count = None, 0
     bare = claim.is_bare_zero  # a written 0 is reproduced only by an exact 0
     screen = np.asarray(computed, dtype=np.float64)
@@ -171,6 +169,8 @@ def diagnose(marking, k: int, key, index, claim, computed, widening, entries) ->
         if count > best_count:
             best, best_count = m, count
     if best is not None:
+        expected = number(checker.lr, 6) if best.code == "learning-rate" else \
+            str(sp.Rational(checker.model.relu_grad_at_zero))
         return {"code": best.code, "message": best.message(expected), "detail": best.detail}, None
     right = computed[index]
     digits = checker.model.digits

@@ -64,7 +64,7 @@ class Judged:
     k: int | None = None
     key: Key | None = None
     plausible: bool = True
-    radius: mpmath.mpf = field(default_factory=lambda: mpmath.mpf(0))
+    radius: float = 0.0
     ordinal: int = 0  # its place in the replay (computation order)
 
     @property
@@ -144,20 +144,22 @@ class Marking:
     def judge_tensor(self, k: int, key: Key) -> None:
         entries = self.entries[(k, key)]
         true = self.checker.truth.value(k, key)
+        true_float = np.asarray(true, dtype=np.float64)
         epoch, sample = self.q.step_of(k)
+        shape = self.q.shapes[key]
         computed = rough = widening = None
         for index in sorted(entries):
             e = entries[index]
-            claim, t = e.claim, true[index]
-            j = Judged(epoch, sample, key[0], key[1], list(index), float(claim.value), float(t), "wrong",
-                       e.item.text, e.item.line, e.item.column, shape=self.q.shapes[key], k=k, key=key)
-            rule = claim.accepts(t)
+            claim, t, tf = e.claim, true[index], float(true_float[index])
+            j = Judged(epoch, sample, key[0], key[1], list(index), claim.float, tf, "wrong",
+                       e.item.text, e.item.line, e.item.column, shape=shape, k=k, key=key)
+            rule = claim.accepts(t, xf=tf)
             if rule:
                 j.status, j.rule = ("imprecise" if claim.imprecise(t) else "correct"), rule
                 if j.status == "imprecise":
                     j.reason = (f"right to its digits, but {claim.expression.significant} significant digits are "
                                 f"fewer than the {claim.grading.min_digits} asked")
-                j.radius = max(claim.radius, abs(claim.value - t))
+                j.radius = max(claim.radius_float, abs(claim.float - tf))
                 self._record(j)
                 continue
             if rough is None:  # float64 decides wherever it is clear; 50 digits where it is close

@@ -43,7 +43,7 @@ MESSAGES = {
                               "number (a sum or dot product) instead."),
     "missing-transpose": "a transpose is missing (or extra): {detail}.",
     "missing-half": "a factor ½ is missing or extra: with (out − y)²/2 the ½ cancels the 2 of the square.",
-    "missing-batch-factor": "the 1/{detail} of the mean over the batch is missing or extra.",
+    "missing-batch-factor": "the 1/N of the mean over the batch ({detail}) is missing or extra.",
     "update-sign": "the update went uphill: gradient descent subtracts the gradient, p ← p − η ∂L/∂p.",
     "learning-rate": "the update used {detail} instead of the learning rate η = {expected}.",
     "update-other-parameter": "{detail}",
@@ -60,8 +60,8 @@ MESSAGES = {
 EXAMPLES = {
     "derivative-left-out": {"detail": "tanh, 1 − h⊙h"},
     "derivative-twice": {"detail": "σ, a⊙(1 − a)"},
-    "derivative-at-output": {"detail": "tanh′ was taken at the output h, 1 − tanh(h)², instead of at its input u: "
-                                       "1 − tanh(u)² = 1 − h²"},
+    "derivative-at-output": {"detail": "tanh′ was evaluated at the output h: 1 − tanh(h)², instead of 1 − h² = "
+                                       "1 − tanh(u)²"},
     "wrong-activation-derivative": {"detail": "tanh′ is 1 − tanh² (here 1 − h⊙h), not σ′ = σ(1 − σ)"},
     "pre-post-activation": {"detail": "tanh′ in terms of its output is 1 − h⊙h, not 1 − u⊙u of the input"},
     "relu-convention": {"detail": "0", "expected": "1"},

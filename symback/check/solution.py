@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ..model import Model
 
 MAX_BYTES = 1_000_000  # file size, checked before reading: a class's solutions are a few kB each
-MAX_NODES = 20_000  # YAML nodes (keys, values, list entries) per file
+MAX_NODES = 200_000  # YAML nodes (keys, values, list entries) per file: every value of 200 epochs of a small network fits
 MAX_DEPTH = 12  # nesting; the deepest legitimate entry (a matrix cell) sits at depth 7
 MAX_TEXT = 500  # characters per scalar: a value or a formula
 

@@ -247,3 +247,13 @@ def test_nonsense_early_is_not_a_licence_for_carried_values(checker, seed):
     # a plausible slip is: out = 5.1 (within a factor 10), loss (5.1 − 6)²/2 = 0.405 carried
     result = grade(checker, seed, "epochs:\n  1:\n    forward: {out: 5.1, loss: 0.405}\n")
     assert [j.status for j in result.items] == ["wrong", "carried"]
+
+
+def test_the_readme_lists_every_diagnosis_code_with_its_sentence():
+    from conftest import ROOT
+
+    from symback.check.mistakes import EXAMPLES, MESSAGES, message
+
+    readme = (ROOT / "README.md").read_text()
+    for code in MESSAGES:
+        assert f"| `{code}` | {message(code, **EXAMPLES.get(code, {}))} |" in readme, code
