@@ -48,6 +48,19 @@ class FileResult:
         """Every independent mistake: the wrong items (a carried value follows from one of them)."""
         return [j for j in self.items if j.status == "wrong"]
 
+    def mistake_groups(self) -> list[list[Judged]]:
+        """The independent mistakes as a teacher lists them: the wrong entries of one tensor with one
+        cause are one mistake."""
+        groups: list[list[Judged]] = []
+        for j in self.mistakes:
+            g = groups[-1][0] if groups else None
+            if g is not None and (g.k, g.key, g.section, g.name, (g.diagnosis or {}).get("code")) == \
+                    (j.k, j.key, j.section, j.name, (j.diagnosis or {}).get("code")):
+                groups[-1].append(j)
+            else:
+                groups.append([j])
+        return groups
+
     @property
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for j in self.items if j.status == s) for s in STATUSES}
@@ -205,15 +218,16 @@ def check(model, *paths, grading: Grading | None = None):
 
 def feedback_context(result: FileResult, digits: int) -> dict:
     """What a student's feedback report shows (templates ``feedback.md.j2``, ``feedback.tex.j2``)."""
-    def row(j: Judged) -> dict:
+    def row(j: Judged, more: int = 0) -> dict:
         expected = j.expected if isinstance(j.expected, str) or j.expected is None else number(j.expected, digits + 2)
         return {"label": j.label(), "line": j.line, "text": j.text, "expected_text": expected or "",
-                "status": j.status, "note": note(j), "diagnosis": j.diagnosis}
+                "status": j.status, "note": note(j), "diagnosis": j.diagnosis,
+                "more": f"and {more} more entr{'y' if more == 1 else 'ies'} of {j.name}" if more else ""}
 
     first = result.first_mistake
     return {"title": f"Feedback on {Path(result.file).name}", "file": result.file, "verdict": result.verdict,
             "error": result.error, "first": row(first) if first else None, "counts": result.counts,
-            "summary": result.summary(), "mistakes": [row(j) for j in result.mistakes],
+            "summary": result.summary(), "mistakes": [row(g[0], len(g) - 1) for g in result.mistake_groups()],
             "items": [row(j) for j in result.items]}
 
 

@@ -9,11 +9,9 @@ the 0-based ``index``.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from itertools import groupby
 
 from ..numeric.formatting import number
 from .grade import FileResult, note
-from .judge import Judged
 
 SHOWN_DIGITS = 6
 
@@ -27,18 +25,10 @@ def shown(value) -> str:
     return number(value, SHOWN_DIGITS)
 
 
-def _groups(items: list[Judged]) -> list[list[Judged]]:
-    """Wrong entries of one tensor with the same diagnosis are one mistake, shown once."""
-    def key(j: Judged):
-        return (j.k, j.key, j.section, j.name, (j.diagnosis or {}).get("code"))
-
-    return [list(g) for _, g in groupby(items, key=key)]
-
-
 def mistake_lines(r: FileResult) -> list[str]:
     """Every independent mistake, with where it is, what was written and why."""
     lines = []
-    for group in _groups(r.mistakes):
+    for group in r.mistake_groups():
         j = group[0]
         more = f" (and {len(group) - 1} more entr{'y' if len(group) == 2 else 'ies'} of {j.name})" if len(group) > 1 \
             else ""
@@ -74,7 +64,7 @@ def file_report(r: FileResult, verbose: bool = False) -> list[str]:
         lines[0] += f"; first mistake at {first.label()}" + (f" (line {first.line})" if first.line else "")
     mistakes = mistake_lines(r)
     if mistakes:
-        n = len(_groups(r.mistakes))
+        n = len(r.mistake_groups())
         carried = r.counts["carried"]
         them = "them" if n != 1 else "it"
         tail = f"; the {carried} carried value{'s follow' if carried != 1 else ' follows'} from {them}" \
@@ -107,7 +97,7 @@ def class_summary(results: list[FileResult]) -> list[str]:
             lines.append(f"{r.file}: error — {r.error}")
             continue
         codes = [f"{(g[0].diagnosis or {}).get('code') or 'cause unknown'} ({g[0].label()})"
-                 for g in _groups(r.mistakes)]
+                 for g in r.mistake_groups()]
         tail = "; " + ", ".join(codes) if codes else ""
         lines.append(f"{r.file}: {r.verdict} — {r.summary()}{tail}")
     verdicts = [r.verdict for r in results]
