@@ -305,8 +305,9 @@ def literal(text: str, pos: int = 0) -> Literal:
     if value > MAX_MAGNITUDE:
         raise _error("a number larger than 1e200", pos)
     digits = (whole + fraction).lstrip("0")
-    return Literal(text, value, scale / 2, pos, whole=not fraction and "." not in text and not power,
-                   significant=max(len(digits), 1))
+    # a zero written with an exponent (0e1, 0.0e5) has no last digit to round: it claims exactly 0
+    exact = (not fraction and "." not in text and not power) or (bool(power) and value == 0)
+    return Literal(text, value, scale / 2, pos, whole=exact, significant=max(len(digits), 1))
 
 
 def _parse(text: str, functions: Collection[str], symbols: Collection[str] | None) -> _Parser:

@@ -174,7 +174,14 @@ class Checker:
             before = len(marking.judged)
             for key in q.order:
                 if (k, key) in entries:
-                    marking.judge_tensor(k, key)
+                    try:
+                        marking.judge_tensor(k, key)
+                    except Exception as e:  # noqa: BLE001 - one tensor's failure is its own verdict, not the file's
+                        why = f"could not be judged ({type(e).__name__}: {e})"
+                        judged = {tuple(j.index) for j in marking.by_tensor.get((k, key), [])}
+                        for e_ in entries[(k, key)].values():
+                            if tuple(e_.index) not in judged:
+                                marking._record(_not_judged(e_, q, why))
             step_items = marking.judged[before:] + value_errors.get(k, [])
             rank = {key: n for n, key in enumerate(q.order)}
             out += sorted(step_items, key=lambda j: (rank[j.key], j.index))
@@ -200,7 +207,8 @@ def _unreadable(e: SolutionError) -> Judged:
 def _not_judged(e: Entry, q, why: str) -> Judged:
     epoch, sample = q.step_of(e.k)
     return Judged(epoch, sample, e.key[0], e.key[1], list(e.index), float(e.value), None, "error", e.item.text,
-                  e.item.line, e.item.column, reason=f"not judged: {why}", shape=q.shapes[e.key], k=e.k, key=e.key)
+                  e.item.line, e.item.column, reason=why if why.startswith("could not") else f"not judged: {why}",
+                  shape=q.shapes[e.key], k=e.k, key=e.key)
 
 
 def _order(q):

@@ -199,18 +199,20 @@ class Marking:
             j.radius = claim.radius
             if computed is None:
                 computed = self.world.computed(k, key)
-            self._diagnose(j, e, k, key, index, computed, widening, entries)
+            self._diagnose(j, e, k, key, index, computed, widening, entries, bad)
             self._record(j)
 
-    def _diagnose(self, j: Judged, e: Entry, k, key, index, computed, widening, entries) -> None:
+    def _diagnose(self, j: Judged, e: Entry, k, key, index, computed, widening, entries, bad) -> None:
         if widening is None:
             widening = self.widening(k, key)
         found = diagnose(self, k, key, index, e.claim, computed, widening, entries)
         j.diagnosis, why = found
         if j.diagnosis is None:
             j.reason = why
-        j.plausible = plausible_slip(e.claim.value, self.checker.truth.value(k, key)[index], j.diagnosis)
-        if j.diagnosis and j.diagnosis["code"] != "arithmetic":
+        # a mistake made on top of nonsense is not something later values may lean on
+        j.plausible = plausible_slip(e.claim.value, self.checker.truth.value(k, key)[index], j.diagnosis) and \
+            all(u.plausible for u in bad)
+        if j.diagnosis and j.diagnosis["code"] != "arithmetic" and j.plausible:
             first = self.first_seen.get((key, j.diagnosis["code"], j.diagnosis.get("detail")))
             if first is not None and first[0] < k:  # the same mistake again, at a later step: not counted twice
                 j.status, j.carried_from = "carried", [first[1]]

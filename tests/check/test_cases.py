@@ -21,6 +21,11 @@ from symback.check.grade import Checker
 CASES = ROOT / "tests" / "check" / "cases"
 
 
+@pytest.fixture(scope="module")
+def seed_checker():
+    return Checker(symback.load(ROOT / "examples" / "seed.py"))
+
+
 def grade(name, text=None, **grading):
     from symback.check.claims import Grading
     from symback.check.solution import parse_solution
@@ -265,3 +270,33 @@ def test_an_update_started_from_another_parameter():
     assert [j.status for j in r.items] == ["correct", "correct", "wrong", "correct"]
     assert code(item(r, "epoch 1 updated a")) == "update-other-parameter"
     assert "started from b" in item(r, "epoch 1 updated a").diagnosis["message"]
+
+
+# -- what scores: four of the hostile cases are about judging, not about hostility ---------------------
+HOSTILE = CASES / "hostile"
+
+
+def test_0e1_everywhere_is_an_exact_zero_and_earns_nothing(seed_checker):
+    r = seed_checker.check_file(HOSTILE / "all-0e1.yaml")
+    assert r.verdict == "mistakes" and r.counts["wrong"] == len(r.items) == 123
+    # nothing is carried from nonsense: no value credited for following 0e1's
+    assert r.counts["carried"] == 0
+
+
+def test_a_file_that_judges_nothing_is_not_correct(seed_checker):
+    r = seed_checker.check_file(HOSTILE / "empty.yaml")
+    assert r.verdict == "error" and "nothing to judge" in r.error
+
+
+def test_a_formula_off_by_1e_40_is_wrong(seed_checker):
+    r = seed_checker.check_file(HOSTILE / "formula-plus-tiny.yaml")
+    (f,) = r.items
+    assert f.status == "wrong" and f.diagnosis is None
+    assert "by 1.00E-40" in f.reason and "exact arithmetic" in f.reason
+
+
+def test_a_formula_undefined_at_the_point_is_wrong_and_the_values_still_graded(seed_checker):
+    r = seed_checker.check_file(HOSTILE / "valid-wrong-formula.yaml")
+    log = next(j for j in r.items if j.label() == "formula ∂L/∂b3")
+    assert log.status == "wrong" and "is not a real number" in log.reason  # log(out − 6) with out < 6
+    assert r.counts["correct"] >= 120 and r.verdict == "mistakes"
