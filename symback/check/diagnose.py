@@ -137,14 +137,16 @@ class Catalogue:
         raise ValueError(how)
 
 
-def diagnose(marking, k: int, key, index, claim, computed, widening, entries) -> tuple[dict | None, str | None]:
-    """The mistake behind a wrong entry, as ``{"code", "message", "detail"}``, or (None, why not)."""
+def diagnose(marking, k: int, key, index, claim, computed, spread, entries) -> tuple[dict | None, str | None]:
+    """The mistake behind a wrong entry, as ``{"code", "message", "detail"}``, or (None, why not).
+
+    ``spread`` is the (low, high) reach of the rounding of the author's inputs (``Marking.spread``)."""
     checker = marking.checker
     world = marking.world
     catalogue = checker.catalogue
     best, best_count = None, 0
-    bare = claim.is_bare_zero  # a written 0 is reproduced only by an exact 0
     screen = np.asarray(computed, dtype=np.float64)
+    reach = float(spread[1][index] - spread[0][index])
     cache = marking.mutated.setdefault((k, key), {})  # a tensor's entries share the replays
 
     def replayed(m, precision):
@@ -155,17 +157,18 @@ def diagnose(marking, k: int, key, index, claim, computed, widening, entries) ->
     for m in catalogue.for_section(key[0]):
         rough = replayed(m, FLOAT64)  # screened in float64 first: most mistakes are far off
         if rough is None or not np.isfinite(float(rough[index])) or float(rough[index]) == screen[index] or \
-                not _near(claim, float(rough[index]), 10 * float(widening[index]) + 0.02 * abs(float(rough[index]))):
+                not _near(claim, float(rough[index]), 10 * reach + 0.02 * abs(float(rough[index]))):
             continue
         values = replayed(m, MPMATH)
         if values is None or _same(values[index], computed[index]):
             continue  # the mistake does not change this value here: it explains nothing
         # the rounding of the author's inputs carried through the mistaken computation
-        spread = np.maximum(widening, marking.widening(k, key, catalogue.scenario(m, world, k, key, FLOAT64)))
-        if not _hit(claim, values[index], 0 if bare else spread[index]):
+        if (id(m), "spread") not in cache:
+            cache[(id(m), "spread")] = marking.spread(k, key, catalogue.scenario(m, world, k, key, FLOAT64))
+        low, high = cache[(id(m), "spread")]
+        if not _hit(claim, values[index], low[index], high[index]):
             continue
-        count = sum(1 for idx, e in entries.items()
-                    if _hit(e.claim, values[idx], 0 if e.claim.is_bare_zero else spread[idx]))
+        count = sum(1 for idx, e in entries.items() if _hit(e.claim, values[idx], low[idx], high[idx]))
         if count > best_count:
             best, best_count = m, count
     if best is not None:
@@ -173,9 +176,9 @@ def diagnose(marking, k: int, key, index, claim, computed, widening, entries) ->
             str(sp.Rational(checker.model.relu_grad_at_zero))
         return {"code": best.code, "message": best.message(expected), "detail": best.detail}, None
     right = computed[index]
-    digits = checker.model.digits
+    digits = max(checker.model.digits, claim.expression.significant or 0)
     if key[0] == "updated":
-        return _update_slip(marking, k, key, index, claim, right, widening[index], digits)
+        return _update_slip(marking, k, key, index, claim, right, reach, digits)
     if typo(claim, right) or abs(claim.value - right) <= NEAR * abs(right):
         return _arithmetic(right, digits), None
     return None, "too far off to be a slip, and no catalogued mistake gives it"
@@ -193,9 +196,13 @@ def _same(a, b) -> bool:
     return abs(a - b) <= SLACK * max(1, abs(b))
 
 
-def _hit(claim, value, widening) -> bool:
+def _hit(claim, value, low=0.0, high=0.0) -> bool:
+    """Whether the written number is right for ``value`` moved anywhere from ``low`` to ``high`` (a
+    written 0 only for an exact 0)."""
     try:
-        return claim.accepts(value, mpmath.mpf(float(widening))) is not None
+        if claim.is_bare_zero:
+            return claim.accepts(value) is not None
+        return claim.accepts_between(value + mpmath.mpf(float(low)), value + mpmath.mpf(float(high))) is not None
     except (TypeError, ValueError):
         return False
 

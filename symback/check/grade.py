@@ -137,8 +137,6 @@ class Checker:
         judged += [self.formulas.judge(f) for f in solution.formulas]
         file_errors = [j for j in unreadable if j.k is None]
         items = file_errors + judged
-        for j in items:  # what the replay needed is not part of the result (it travels between processes)
-            j.radius = float(j.radius)
         if not items:
             return FileResult(solution.file, "error", error="nothing to judge: the file has no values or formulas")
         if any(j.status == "error" for j in items):

@@ -29,10 +29,10 @@ import sympy as sp
 
 from ..engine.explicit import explicit
 from ..numeric.formatting import entry_text, number
-from ..numeric.program import FLOAT64
+from ..numeric.program import DIGITS, FLOAT64
 from .claims import Claim
 from .diagnose import diagnose
-from .replay import AuthorWorld, Key, Scenario
+from .replay import AuthorWorld, Formula, Key, Scenario
 
 #: entry-by-entry dependencies are read off formulas whose inputs have at most this many entries in all;
 #: past it an entry depends on every entry of its inputs (carried_from then names whole tensors' entries)
@@ -64,7 +64,8 @@ class Judged:
     k: int | None = None
     key: Key | None = None
     plausible: bool = True
-    radius: float = 0.0
+    #: where the author's own value may lie, as offsets below and above what they wrote
+    reach: tuple[float, float] = (0.0, 0.0)
     ordinal: int = 0  # its place in the replay (computation order)
 
     @property
@@ -114,6 +115,11 @@ class Entry:
         return self.claim.value
 
 
+def _reach(w: float, lo: float, hi: float) -> tuple[float, float]:
+    """Offsets from ``w`` to the ends of the hull of ``w`` and [lo, hi]."""
+    return min(0.0, lo - w), max(0.0, hi - w)
+
+
 def plausible_slip(w, true, diagnosis) -> bool:
     """A wrong value that later work may build on: a named mistake, or within a factor 10 of the truth.
 
@@ -139,15 +145,21 @@ class Marking:
         self.first_seen: dict = {}  # (key, code, detail) -> (step, label) of its first occurrence
         self.by_tensor: dict = {}  # (k, key) -> judged entries
         self.mutated: dict = {}  # (k, key) -> the catalogue's replays of that tensor (diagnose.py)
+        self._mistaken = False
 
     # -- one tensor --------------------------------------------------------------------
     def judge_tensor(self, k: int, key: Key) -> None:
+        """Judge every written entry of ``key`` at step ``k`` (its arithmetic at 50 digits)."""
+        with mpmath.workdps(DIGITS):
+            self._judge_tensor(k, key)
+
+    def _judge_tensor(self, k: int, key: Key) -> None:
         entries = self.entries[(k, key)]
         true = self.checker.truth.value(k, key)
         true_float = np.asarray(true, dtype=np.float64)
         epoch, sample = self.q.step_of(k)
         shape = self.q.shapes[key]
-        computed = rough = widening = None
+        computed = rough = spread = None
         for index in sorted(entries):
             e = entries[index]
             claim, t, tf = e.claim, true[index], float(true_float[index])
@@ -157,9 +169,20 @@ class Marking:
             if rule:
                 j.status, j.rule = ("imprecise" if claim.imprecise(t) else "correct"), rule
                 if j.status == "imprecise":
-                    j.reason = (f"right to its digits, but {claim.expression.significant} significant digits are "
-                                f"fewer than the {claim.grading.min_digits} asked")
-                j.radius = max(claim.radius_float, abs(claim.float - tf))
+                    digits = claim.expression.significant
+                    j.reason = (f"right to its digits, but {digits} significant digit{'s are' if digits != 1 else ' is'}"
+                                f" fewer than the {claim.grading.min_digits} asked")
+                # the author's own value: between what they wrote and the truth — or, in a world their
+                # earlier mistakes have moved, between what they wrote and what their own values give
+                lo = hi = tf
+                if self.mistaken and any(u.status in ("wrong", "carried") for u in self.written_inputs(k, key, index)):
+                    if rough is None:
+                        rough = self.world.computed(k, key, Scenario(precision=FLOAT64))
+                    if spread is None:
+                        spread = self.spread(k, key)
+                    own = float(rough[index])
+                    lo, hi = min(lo, own + spread[0][index]), max(hi, own + spread[1][index])
+                j.reach = _reach(claim.float, lo, hi)
                 self._record(j)
                 continue
             if rough is None:  # float64 decides wherever it is clear; 50 digits where it is close
@@ -175,19 +198,21 @@ class Marking:
             j.from_your_values = float(a)
             inputs = self.written_inputs(k, key, index)
             bad = [u for u in inputs if u.status in ("wrong", "carried")]
+            if spread is None:
+                spread = self.spread(k, key)
+            lo, hi = a + spread[0][index], a + spread[1][index]  # what the author's own values may give
+            if not bad:  # right inputs: the truth is what they give without rounding
+                lo, hi = min(lo, t), max(hi, t)
             if rule is None and not claim.is_bare_zero:
-                if widening is None:
-                    widening = self.widening(k, key)
-                lo, hi = (a, a) if bad else (min(a, t), max(a, t))  # right inputs: anything between is fine
-                rule = claim.accepts_between(lo, hi, mpmath.mpf(float(widening[index])))
+                rule = claim.accepts_between(lo, hi)
             if rule:
-                j.radius = max(claim.radius, abs(claim.value - a))
+                j.reach = _reach(claim.float, float(lo), float(hi))
                 if not bad:
                     j.status, j.rule = "correct", f"correct for your values ({rule})"
                     j.reason = (f"your earlier values give {number(a, 6)} (the exact value is {number(t, 6)}); "
                                 "correct for your values")
                 elif all(u.plausible for u in bad):
-                    j.status, j.rule = "carried", rule
+                    j.status, j.rule = "carried", f"from your values ({rule})"
                     j.carried_from = [u.label() for u in sorted(bad, key=lambda u: u.ordinal)]
                 else:
                     j.status, j.plausible = "wrong", False
@@ -196,16 +221,16 @@ class Marking:
                                 "not credited")
                 self._record(j)
                 continue
-            j.radius = claim.radius
+            j.reach = (-float(claim.radius), float(claim.radius))  # a wrong number: its author may have had more digits
             if computed is None:
                 computed = self.world.computed(k, key)
-            self._diagnose(j, e, k, key, index, computed, widening, entries, bad)
+            if spread is None:
+                spread = self.spread(k, key)
+            self._diagnose(j, e, k, key, index, computed, spread, entries, bad)
             self._record(j)
 
-    def _diagnose(self, j: Judged, e: Entry, k, key, index, computed, widening, entries, bad) -> None:
-        if widening is None:
-            widening = self.widening(k, key)
-        found = diagnose(self, k, key, index, e.claim, computed, widening, entries)
+    def _diagnose(self, j: Judged, e: Entry, k, key, index, computed, spread, entries, bad) -> None:
+        found = diagnose(self, k, key, index, e.claim, computed, spread, entries)
         j.diagnosis, why = found
         if j.diagnosis is None:
             j.reason = why
@@ -220,7 +245,14 @@ class Marking:
             else:
                 self.first_seen.setdefault((key, j.diagnosis["code"], j.diagnosis.get("detail")), (k, j.label()))
 
+    @property
+    def mistaken(self) -> bool:
+        """Whether anything judged so far is wrong or carried (the author's world has moved)."""
+        return self._mistaken
+
     def _record(self, j: Judged) -> None:
+        if j.status in ("wrong", "carried"):
+            self._mistaken = True
         j.ordinal = len(self.judged)
         self.judged.append(j)
         self.at[(j.k, j.key, tuple(j.index))] = j
@@ -268,32 +300,43 @@ class Marking:
         return [(k, dep, idx) for dep, idx in self.checker.entry_inputs(key, index)]
 
     # -- how far rounding carries ----------------------------------------------------------------
-    def widening(self, k: int, key: Key, scenario: Scenario | None = None) -> np.ndarray:
-        """Per entry of ``key``: how much the rounding of the nearest written inputs can move it
-        (first order, each written input entry moved by its radius once; float64 suffices for a
-        tolerance) — in the author's computation, or in ``scenario``'s (a mistake's)."""
+    def spread(self, k: int, key: Key, scenario: Scenario | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per entry of ``key``: how far below and above the value from the author's written inputs
+        their own unrounded values could have taken it — (low, high) offsets, float64 (a tolerance).
+
+        Each nearest written input entry is moved to the ends of where its author's own value may
+        have been (first order, any mix of inputs): a right value as far as the exact one, a carried
+        value as far as what their earlier values give (itself with this reach), a wrong value half
+        a unit either way.  In the author's computation, or in ``scenario``'s (a mistake's)."""
         world = self.world
+        shape = self.q.shapes[key]
         scenario = scenario or Scenario(precision=FLOAT64)
+        low, high = np.zeros(shape), np.zeros(shape)
         try:
             base = np.asarray(world.computed(k, key, scenario), dtype=np.float64)
         except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-            return np.zeros(self.q.shapes[key])
-        total = np.zeros(base.shape)
-        for source, index, radius in self._rounded_sources(k, key):
+            return low, high
+        for source, index, reach in self._rounded_sources(k, key, scenario):
             if source in scenario.values:
                 continue
-            value = np.array(world.tensor(k, source), dtype=np.float64, copy=True)
-            value[index] += float(radius)
-            moved = Scenario(scenario.formulas, {**scenario.values, source: value}, FLOAT64,
-                             self._moved_state(k, source, index, float(radius), scenario.state))
-            try:
-                change = np.abs(np.asarray(world.computed(k, key, moved), dtype=np.float64) - base)
-            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-                continue
-            total += np.where(np.isfinite(change), change, 0)
-        return total
+            changes = []
+            for move in reach:
+                if not move:
+                    continue
+                value = np.array(world.tensor(k, source), dtype=np.float64, copy=True)
+                value[index] += move
+                moved = Scenario(scenario.formulas, {**scenario.values, source: value}, FLOAT64,
+                                 self._moved_state(k, source, index, move, scenario.state))
+                try:
+                    change = np.asarray(world.computed(k, key, moved), dtype=np.float64) - base
+                except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                    continue
+                changes.append(np.where(np.isfinite(change), change, 0))
+            for change in changes:
+                low, high = low + np.minimum(change, 0), high + np.maximum(change, 0)
+        return low, high
 
-    def _moved_state(self, k: int, source: Key, index, radius: float, state: dict | None) -> dict | None:
+    def _moved_state(self, k: int, source: Key, index, move: float, state: dict | None) -> dict | None:
         """With momentum, a written update also sets the buffer the next step starts from,
         b = (p − p′)/η: moving the update moves the buffer too."""
         section, name = source
@@ -304,12 +347,20 @@ class Marking:
         if "buf" not in previous:
             return state
         buf = np.array(previous["buf"], dtype=np.float64, copy=True)
-        buf[index] -= radius / float(self.world.lr)
+        buf[index] -= move / float(self.world.lr)
         return {**(state or {}), name: {**previous, "buf": buf}}
 
-    def _rounded_sources(self, k: int, key: Key) -> list:
+    def _rounded_sources(self, k: int, key: Key, scenario: Scenario | None = None) -> list:
+        """The nearest written input entries of ``key`` (in ``scenario``'s formulas where it changes
+        them: a derivative taken at the output reads the output): (key, index, reach)."""
+        formulas = scenario.formulas if scenario is not None else {}
+
+        def inputs(k_):
+            f = formulas.get(k_)
+            return f.inputs if isinstance(f, Formula) else self.q.inputs(k_)
+
         sources, seen = [], set()
-        stack = list(self.q.inputs(key))
+        stack = list(inputs(key))
         while stack:
             source = stack.pop()
             if source in seen:
@@ -319,9 +370,9 @@ class Marking:
             where = (k - 1, ("updated", name)) if section == "param" else (k, source)
             written = self.by_tensor.get(where, []) if section != "data" else []
             if written:
-                sources += [(source, tuple(j.index), j.radius) for j in written if j.radius]
+                sources += [(source, tuple(j.index), j.reach) for j in written if any(j.reach)]
             elif section not in ("param", "data"):
-                stack.extend(self.q.inputs(source))
+                stack.extend(inputs(source))
         return sources
 
 

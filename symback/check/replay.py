@@ -211,6 +211,8 @@ class AuthorWorld:
         self.optimizer = self._optimizer(model, MPMATH)
         self.optimizer_float = self._optimizer(model, FLOAT64)
         self._memo: dict[int, dict] = {}
+        self._params: dict = {}  # (k, name) -> the author's parameter in step k
+        self.stateful = model.optimizer != "sgd"
         self._floats: dict[int, dict] = {}  # the author's tensors in float64, for quick screening
         self._states: dict[int, dict] = {-1: {p: {} for p in quantities.trainable}}
         self._initial = {p.name: to_mp(p.value) for p in model.params}
@@ -224,12 +226,19 @@ class AuthorWorld:
 
     # -- the author's tensors -----------------------------------------------------------
     def advance(self, k: int) -> None:
-        """Make step ``k`` current: its parameters resolved; steps before ``k − 1`` forgotten."""
+        """Make step ``k`` current: its parameters and the optimizer's state before it resolved
+        (everything a later step needs of the past), then older steps forgotten.  Steps are
+        visited in order, so nothing is ever recomputed from further back than one step."""
         for p in self.q.trainable:
-            self.param(k, p)
+            if k > 0:
+                self._params[(k, p)] = self.tensor(k - 1, ("updated", p))
+                if self.stateful:
+                    self.state(k - 1, p)
         for old in [s for s in self._memo if s < k - 1]:
             del self._memo[old]
             self._floats.pop(old, None)
+        for old in [key for key in self._params if key[0] < k - 2]:
+            del self._params[old]
         for old in [s for s in self._states if s < k - 2]:
             del self._states[old]
 
@@ -258,9 +267,12 @@ class AuthorWorld:
         return value
 
     def param(self, k: int, name: str) -> np.ndarray:
+        """The author's value of parameter ``name`` in step ``k``: the update of step ``k − 1``."""
         if k == 0 or name not in self.q.trainable:
             return self._initial[name]
-        return self.tensor(k - 1, ("updated", name))
+        if (k, name) not in self._params:
+            self._params[(k, name)] = self.tensor(k - 1, ("updated", name))
+        return self._params[(k, name)]
 
     def data(self, k: int, name: str) -> np.ndarray:
         leaf = self.q.data[name]
@@ -325,6 +337,8 @@ class AuthorWorld:
 
         For momentum, where the author wrote the update, the buffer is the one their update
         implies: b = (p − p′)/η — their next step starts from what they did."""
+        if not self.stateful:  # plain gradient descent keeps nothing between steps
+            return {}
         states = self._states.setdefault(k, {})
         if name in states:
             return states[name]

@@ -174,16 +174,18 @@ class Program:
 
 
 def to_mp(value) -> np.ndarray:
-    """An exact (SymPy) or float matrix as an object array of mpmath numbers."""
+    """An exact (SymPy) or float matrix as an object array of mpmath numbers at `DIGITS` digits,
+    whatever precision the caller's context has (0.1 is 1/10 to 50 digits, not the nearest double)."""
     if isinstance(value, np.ndarray) and value.dtype == object:
         return value
     if isinstance(value, np.ndarray):
         return np.array([[mpmath.mpf(float(v)) for v in row] for row in value], dtype=object)
-    return np.array(
-        [[mpmath.mpf(v.p) / v.q if isinstance(v, sp.Rational) else mpmath.mpf(str(v)) for v in row]
-         for row in value.tolist()],
-        dtype=object,
-    )
+    with mpmath.workdps(DIGITS):
+        return np.array(
+            [[mpmath.mpf(v.p) / v.q if isinstance(v, sp.Rational) else mpmath.mpf(str(v)) for v in row]
+             for row in value.tolist()],
+            dtype=object,
+        )
 
 
 def snap_zero(value):
