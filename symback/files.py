@@ -19,6 +19,16 @@ from pathlib import Path
 _HELD = {signal.SIGINT, signal.SIGTERM}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: the mode open() would give a new file: 0666 less the process's umask
+_MODE = 0o666 & ~_umask()
+
+
 def write_atomic(path: Path, content: str | bytes) -> None:
     """Write ``content`` to ``path``: a crash leaves the old file or the new one, never half."""
     write_together({Path(path): content})
@@ -34,6 +44,7 @@ def write_together(files: dict[Path, str | bytes]) -> list[Path]:
             data = content.encode("utf-8") if isinstance(content, str) else content
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             staged.append((tmp, path))
+            os.fchmod(fd, _MODE)  # mkstemp makes 0600; an output file gets the usual mode, as open() gives
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         with signals_held():

@@ -50,3 +50,15 @@ def test_write_atomic_replaces_one_file(tmp_path):
     write_atomic(tmp_path / "x.json", "1")
     write_atomic(tmp_path / "x.json", "2")
     assert (tmp_path / "x.json").read_text() == "2" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_output_files_get_the_usual_mode(tmp_path):
+    import os
+
+    from symback.files import write_atomic
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_atomic(tmp_path / "a.txt", "x")
+    (tmp_path / "b.txt").write_text("x")  # what open() gives
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777

@@ -24,6 +24,7 @@ from ..errors import SolutionError
 from ..numeric.formatting import entry_text, number
 from ..numeric.printing import code
 from ..numeric.program import to_mp
+from . import mistakes
 from .claims import SLACK
 from .formula import parse_formula
 from .judge import Judged
@@ -85,11 +86,17 @@ class FormulaJudge:
                 return "wrong", e.message, None, "shapes"
             return "error", f"the formula cannot be read: {e.message}", None, None
         right = self.closed(name)
-        if tuple(written.shape) != right.shape:
-            return ("wrong", f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{name} is "
-                    f"{right.shape[0]}×{right.shape[1]}", None, "shapes")
         deltas = {d.delta[n]: _closed_delta(d, n) for n in d.order if n in d.delta_defs and n.name
                   and not n.is_leaf and n is not d.loss}
+        if tuple(written.shape) != right.shape:
+            why = (f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{name} is "
+                   f"{right.shape[0]}×{right.shape[1]}")
+            if tuple(written.shape) == right.shape[::-1] and self._counterexample(
+                    name, Formula(transpose(written.xreplace(deltas)), self.q.keys), right) is None:
+                return "wrong", why, {"code": "missing-transpose", "detail": "the gradient came out transposed",
+                                      "message": mistakes.message("missing-transpose",
+                                                                  "the gradient came out transposed")}, "shapes"
+            return "wrong", why, None, "shapes"
         left = Formula(written.xreplace(deltas), self.q.keys)
         difference = self._counterexample(name, left, right)
         if difference is None:

@@ -199,7 +199,9 @@ class Checker:
 
 
 def _unreadable(e: SolutionError) -> Judged:
-    return Judged(None, None, "file", "", None, None, None, "error", "", e.line, e.column, reason=e.message)
+    """A part of the file that cannot be read, as an item: where it is, as far as the reader got."""
+    epoch, sample, section, name = getattr(e, "where", None) or (None, None, "file", "")
+    return Judged(epoch, sample, section, name, None, None, None, "error", "", e.line, e.column, reason=e.message)
 
 
 def _not_judged(e: Entry, q, why: str) -> Judged:

@@ -80,24 +80,19 @@ class Judged:
             return f"formula ∂L/∂{self.name}"
         if self.epoch is None:
             return "the file"
+        if self.index is None:  # a whole tensor that cannot be read
+            step = f"{self.epoch}" + (f".{self.sample}" if self.sample else "")
+            return f"epoch {step} {self.section} {self.name}"
         step = f"{self.epoch}" + (f".{self.sample}" if self.sample else "")
         return f"epoch {step} {self.section} {self.entry}"
 
     def as_json(self) -> dict:
-        out = {"epoch": self.epoch, "section": self.section, "name": self.name, "index": self.index,
-               "written": self.written, "expected": self.expected, "status": self.status, "rule": self.rule,
-               "diagnosis": self.diagnosis}
-        if self.sample is not None:
-            out["sample"] = self.sample
-        if self.from_your_values is not None:
-            out["from_your_values"] = self.from_your_values
-        if self.carried_from:
-            out["carried_from"] = self.carried_from
-        if self.reason:
-            out["reason"] = self.reason
-        if self.line:
-            out["line"], out["column"] = self.line, self.column
-        return out
+        """One item of ``--format json``: every key always present (null where it does not apply)."""
+        return {"epoch": self.epoch, "sample": self.sample, "section": self.section, "name": self.name,
+                "index": self.index, "entry": self.entry if self.index is not None else None, "written": self.written,
+                "expected": self.expected, "status": self.status, "rule": self.rule,
+                "from_your_values": self.from_your_values, "carried_from": self.carried_from,
+                "diagnosis": self.diagnosis, "reason": self.reason, "line": self.line, "column": self.column}
 
 
 @dataclass
@@ -120,16 +115,18 @@ def _reach(w: float, lo: float, hi: float) -> tuple[float, float]:
     return min(0.0, lo - w), max(0.0, hi - w)
 
 
-def plausible_slip(w, true, diagnosis) -> bool:
-    """A wrong value that later work may build on: a named mistake, or within a factor 10 of the truth.
+def plausible_slip(w, true, diagnosis, scale) -> bool:
+    """A wrong value that later work may build on: a named mistake, or off by at most ten times the
+    size of the true values of its tensor (``scale``: their largest magnitude) — an entry near 0
+    crossing 0 is a slip, not nonsense.  A wrong 0 is never one: a 0 is written for "I don't know".
 
     This keeps a solution from writing nonsense once and then collecting "carried" for
     everything computed from it."""
     if diagnosis is not None:
         return True
-    if true == 0:
-        return abs(w) <= 1
-    return mpmath.mpf("0.1") <= abs(w / true) <= 10
+    if w == 0:
+        return False
+    return abs(w - true) <= 10 * max(abs(true), scale)
 
 
 class Marking:
@@ -235,8 +232,9 @@ class Marking:
         if j.diagnosis is None:
             j.reason = why
         # a mistake made on top of nonsense is not something later values may lean on
-        j.plausible = plausible_slip(e.claim.value, self.checker.truth.value(k, key)[index], j.diagnosis) and \
-            all(u.plausible for u in bad)
+        true = self.checker.truth.value(k, key)
+        scale = max(abs(v) for v in np.ravel(true))
+        j.plausible = plausible_slip(e.claim.value, true[index], j.diagnosis, scale) and all(u.plausible for u in bad)
         if j.diagnosis and j.diagnosis["code"] != "arithmetic" and j.plausible:
             first = self.first_seen.get((key, j.diagnosis["code"], j.diagnosis.get("detail")))
             if first is not None and first[0] < k:  # the same mistake again, at a later step: not counted twice

@@ -31,6 +31,7 @@ import sympy as sp
 
 from ..engine.expr import ALL, Apply, Broadcast, Reduce, Softmax, add, hadamard, matmul, ones_like, scaled, transpose
 from ..numeric.program import DIGITS, MPMATH, mp_sqrt
+from .replay import mp_number
 
 MESSAGES = {
     "derivative-left-out": "the derivative of {detail} was left out of the chain rule.",
@@ -42,7 +43,8 @@ MESSAGES = {
     "collapsed-elementwise": ("{detail} is elementwise: each entry has its own factor; it was computed as one "
                               "number (a sum or dot product) instead."),
     "missing-transpose": "a transpose is missing (or extra): {detail}.",
-    "missing-half": "a factor ½ is missing or extra: with (out − y)²/2 the ½ cancels the 2 of the square.",
+    "missing-half": "a factor 2 is missing or extra: the derivative of a square is 2(·), and a ½ in the loss "
+                    "cancels it.",
     "missing-batch-factor": "the 1/N of the mean over the batch ({detail}) is missing or extra.",
     "update-sign": "the update went uphill: gradient descent subtracts the gradient, p ← p − η ∂L/∂p.",
     "learning-rate": "the update used {detail} instead of the learning rate η = {expected}.",
@@ -53,6 +55,7 @@ MESSAGES = {
     "momentum-convention": ("the momentum buffer was taken as a moving average, b ← βb + (1 − β)g; this exercise "
                             "uses b ← βb + g (PyTorch's SGD with momentum)."),
     "adam-bias-correction": "Adam's bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ were left out.",
+    "optimizer-left-out": "the update was plain gradient descent, p ← p − η ∂L/∂p; this exercise uses {detail}.",
     "arithmetic": "the method is right but the arithmetic slipped: the value should be {expected}.",
 }
 
@@ -72,6 +75,7 @@ EXAMPLES = {
     "update-other-parameter": {"detail": "the update of a started from b: a ← b − η ∂L/∂a"},
     "stale-parameters": {"detail": "the gradient was computed with the parameters before the last update"},
     "stale-sample": {"detail": "the forward pass used the previous sample's data"},
+    "optimizer-left-out": {"detail": "momentum (β = 0.9)"},
     "arithmetic": {"expected": "4.472"},
 }
 
@@ -285,12 +289,12 @@ def scale_mistakes(model) -> list[Mistake]:
 def gradient_value_mistakes(model) -> list[Mistake]:
     """The right formula on the wrong values, and a square gradient transposed."""
     out = [Mistake("stale-parameters", "the value was computed with the parameters before the last update",
-                   values="previous-parameters", sections=("forward", "deltas", "grads")),
+                   values="previous-parameters", sections=("forward", "deltas", "grads", "updated")),
            Mistake("stale-parameters", "the gradient was computed with parameters already updated in this step",
                    values="updated-parameters", sections=("deltas", "grads"))]
     if model.samples > 1:
         out.append(Mistake("stale-sample", "the previous sample's data was used instead of this sample's",
-                           values="previous-sample", sections=("forward", "deltas", "grads")))
+                           values="previous-sample", sections=("forward", "deltas", "grads", "updated")))
     out += [Mistake("missing-transpose", "the gradient came out transposed", transposed=p.name, sections=("grads",))
             for p in model.trainable if p.shape[0] == p.shape[1] != 1]
     return out
@@ -331,6 +335,11 @@ def update_mistakes(model, lr: mpmath.mpf) -> list[Mistake]:
                 return p - w.optimizer.lr * buf
 
         out.append(Mistake("momentum-convention", update=moving_average, sections=("updated",)))
+    if model.optimizer != "sgd":
+        what = f"momentum (β = {mpmath.nstr(mp_number(model.beta), 6)})" if model.optimizer == "momentum" else \
+            "Adam"
+        out.append(Mistake("optimizer-left-out", what, sections=("updated",),
+                           update=lambda w, k, n, p, g, s: p - w.optimizer.lr * g))
     if model.optimizer == "adam":
         def no_correction(w, k, n, p, g, s):
             o = w.optimizer

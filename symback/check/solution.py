@@ -260,11 +260,14 @@ class _Reader:
         return self.solution
 
     @contextmanager
-    def skipped(self) -> Iterator[None]:
-        """Keep a problem in one part of the file as an error of that part, and read on."""
+    def skipped(self, where: tuple | None = None) -> Iterator[None]:
+        """Keep a problem in one part of the file as an error of that part (``where``: its
+        epoch, sample, section and name, as far as known), and read on."""
         try:
             yield
         except SolutionError as e:
+            if where is not None and getattr(e, "where", None) is None:
+                e.where = where
             self.solution.errors.append(e)
 
     def entries(self, node: Node, what: str) -> Iterator[tuple[str, Node, Node]]:
@@ -327,7 +330,7 @@ class _Reader:
                     raise self.unknown(section, section_node, SECTIONS, "a section")
                 valid = {"forward": self.forward, "deltas": self.deltas}.get(section, self.trainable)
                 for name, name_node, value in self.entries(names, section):
-                    with self.skipped():
+                    with self.skipped((epoch, sample, section, name)):
                         if name not in valid:
                             what = {"forward": "a computed quantity of the model",
                                     "deltas": "a computed quantity with a δ"}.get(section, "a trainable parameter")
@@ -378,7 +381,7 @@ class _Reader:
 
     def formulas(self, node: Node) -> None:
         for name, name_node, value in self.entries(node, "formulas"):
-            with self.skipped():
+            with self.skipped((None, None, "formulas", name)):
                 if name not in self.trainable:
                     raise self.unknown(name, name_node, self.trainable, "a trainable parameter")
                 if not isinstance(value, ScalarNode) or value.tag == BOOL:

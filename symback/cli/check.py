@@ -118,8 +118,9 @@ def _feedback(results: list[FileResult], folder: Path, digits: int, pdf: bool, t
     from ..report import exporters
 
     files: dict[str, str | bytes] = {}
+    names = feedback_names([r.file for r in results])
     for r in results:
-        stem = Path(r.file).stem + ".feedback"
+        stem = names[r.file] + ".feedback"
         context = feedback_context(r, digits)
         files[f"{stem}.md"] = exporters.markdown_files("feedback", context, templates)["feedback.md"]
         if pdf:
@@ -127,6 +128,25 @@ def _feedback(results: list[FileResult], folder: Path, digits: int, pdf: bool, t
             files[f"{stem}.tex"] = tex
             files[f"{stem}.pdf"] = exporters.pdf_file("feedback", tex)["feedback.pdf"]
     exporters.write_files(folder, files)
+
+
+def feedback_names(files: list[str]) -> dict[str, str]:
+    """A distinct name per solution file: its stem, or — where two files share a stem
+    (``alice/solution.yaml``, ``bob/solution.yaml``) — its path below their common folder,
+    folders joined by ``__`` (``alice__solution``)."""
+    paths = {f: Path(os.path.abspath(f)) for f in files}
+    stems: dict[str, list[str]] = {}
+    for f, path in paths.items():
+        stems.setdefault(path.stem, []).append(f)
+    names = {}
+    for stem, same in stems.items():
+        if len(same) == 1:
+            names[same[0]] = stem
+            continue
+        common = Path(os.path.commonpath([str(paths[f].parent) for f in same]))
+        for f in same:
+            names[f] = "__".join(paths[f].relative_to(common).with_suffix("").parts)
+    return names
 
 
 def grade_in_parallel(paths: list[str], workers: int) -> list[FileResult]:

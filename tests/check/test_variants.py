@@ -147,3 +147,27 @@ def test_an_exact_zero_written_as_0_is_right(tmp_path):
     assert r.verdict == "correct" and {j.rule for j in r.items} == {"exact"}
     r = grade(model, "epochs: {1: {forward: {h: 0.0001}}}\n")
     assert r.items[0].status == "wrong"
+
+
+def test_momentum_forgotten_for_five_epochs_is_one_mistake(tmp_path):
+    # plain gradient descent where the exercise uses momentum: the second step is the first that differs
+    model = load(tmp_path, MOMENTUM_MODEL.replace("epochs=3", "epochs=5"))
+    x, w, lines = np.array([[1.0, -2.0]]), np.array([[0.5], [0.25]]), []
+    for epoch in range(1, 6):
+        h = np.tanh(x @ w)[0, 0]
+        g = (h - 0.5) * (1 - h * h) * x.T
+        w = w - 0.3 * g
+        lines.append(f"  {epoch}: {{grads: {{w: {rows(g.T)[1:-1]}}}, updated: {{w: {rows(w.T)[1:-1]}}}}}\n")
+    r = grade(model, "epochs:\n" + "".join(lines))
+    assert [g[0].label() for g in r.mistake_groups()] == ["epoch 2 updated w[1]"]
+    assert r.mistake_groups()[0][0].diagnosis["code"] == "optimizer-left-out"
+    assert "momentum (β = 0.8)" in r.mistake_groups()[0][0].diagnosis["message"]
+    assert r.counts == {"correct": 6, "imprecise": 0, "carried": 12, "wrong": 2, "error": 0}
+
+
+def test_a_stale_sample_is_found_through_the_update_alone(tmp_path):
+    model = load(tmp_path, SAMPLES_MODEL)
+    stale = sgd_by_hand(stale_sample_at=1)
+    r = grade(model, f'epochs:\n  "1.2": {{updated: {{w: {rows(stale[1][2])}}}}}\n')
+    assert [j.status for j in r.items] == ["wrong", "wrong"]
+    assert {j.diagnosis["code"] for j in r.items} == {"stale-sample"}

@@ -250,3 +250,16 @@ def test_annotation_properties_are_escaped_as_github_documents(tmp_path):
     (line,) = [x for x in r.stdout.splitlines() if x.startswith("::error")]
     assert line.startswith("::error file=a%2Cb%3Ac%25d.yaml,line=3,col=20,title=epoch 1 forward out::wrote 5, "
                            "expected 4.47177")
+
+
+def test_feedback_of_same_named_files_in_different_folders_stays_distinct(tmp_path):
+    for student in ("alice", "bob"):
+        (tmp_path / "sub" / student).mkdir(parents=True)
+    shutil.copy(EXAMPLES / "seed_solution.yaml", tmp_path / "sub" / "alice" / "solution.yaml")
+    shutil.copy(EXAMPLES / "seed_mistakes.yaml", tmp_path / "sub" / "bob" / "solution.yaml")
+    r = run("check", SEED, "sub/alice/solution.yaml", "sub/bob/solution.yaml", "--feedback", "fb", cwd=tmp_path)
+    assert r.returncode == 1
+    assert sorted(p.name for p in (tmp_path / "fb").iterdir()) == ["alice__solution.feedback.md",
+                                                                  "bob__solution.feedback.md"]
+    assert "Every value you wrote is correct" in (tmp_path / "fb" / "alice__solution.feedback.md").read_text()
+    assert "collapsed-elementwise" in (tmp_path / "fb" / "bob__solution.feedback.md").read_text()
