@@ -66,6 +66,7 @@ class Judged:
     plausible: bool = True
     #: where the author's own value may lie, as offsets below and above what they wrote
     reach: tuple[float, float] = (0.0, 0.0)
+    pending: bool = False  # the reach still lacks how far the rounding of its own inputs carries
     ordinal: int = 0  # its place in the replay (computation order)
 
     @property
@@ -142,6 +143,7 @@ class Marking:
         self.first_seen: dict = {}  # (key, code, detail) -> (step, label) of its first occurrence
         self.by_tensor: dict = {}  # (k, key) -> judged entries
         self.mutated: dict = {}  # (k, key) -> the catalogue's replays of that tensor (diagnose.py)
+        self._spreads: dict = {}  # (k, key) -> spread in the author's own computation
         self._mistaken = False
 
     # -- one tensor --------------------------------------------------------------------
@@ -172,13 +174,16 @@ class Marking:
                 # the author's own value: between what they wrote and the truth — or, in a world their
                 # earlier mistakes have moved, between what they wrote and what their own values give
                 lo = hi = tf
-                if self.mistaken and any(u.status in ("wrong", "carried") for u in self.written_inputs(k, key, index)):
+                if self.mistaken:  # only where the author's own values give about what they wrote
                     if rough is None:
                         rough = self.world.computed(k, key, Scenario(precision=FLOAT64))
-                    if spread is None:
-                        spread = self.spread(k, key)
                     own = float(rough[index])
-                    lo, hi = min(lo, own + spread[0][index]), max(hi, own + spread[1][index])
+                    near = 10 * (abs(claim.float - tf) + float(claim.half) + float(claim.unit))
+                    if own != tf and abs(own - claim.float) <= near and any(
+                            u.status in ("wrong", "carried") for u in self.written_inputs(k, key, index)):
+                        if spread is None:
+                            spread = self.own_spread(k, key)
+                        lo, hi = min(lo, own + spread[0][index]), max(hi, own + spread[1][index])
                 j.reach = _reach(claim.float, lo, hi)
                 self._record(j)
                 continue
@@ -195,13 +200,17 @@ class Marking:
             j.from_your_values = float(a)
             inputs = self.written_inputs(k, key, index)
             bad = [u for u in inputs if u.status in ("wrong", "carried")]
-            if spread is None:
-                spread = self.spread(k, key)
-            lo, hi = a + spread[0][index], a + spread[1][index]  # what the author's own values may give
-            if not bad:  # right inputs: the truth is what they give without rounding
-                lo, hi = min(lo, t), max(hi, t)
-            if rule is None and not claim.is_bare_zero:
-                rule = claim.accepts_between(lo, hi)
+            if rule is not None:  # what the author's own values give: how far rounding carries is asked later, if ever
+                lo, hi = (a, a) if bad else (min(a, t), max(a, t))
+                j.pending = True
+            else:
+                if spread is None:
+                    spread = self.own_spread(k, key)
+                lo, hi = a + spread[0][index], a + spread[1][index]  # what the author's own values may give
+                if not bad:  # right inputs: the truth is what they give without rounding
+                    lo, hi = min(lo, t), max(hi, t)
+                if not claim.is_bare_zero:
+                    rule = claim.accepts_between(lo, hi)
             if rule:
                 j.reach = _reach(claim.float, float(lo), float(hi))
                 if not bad:
@@ -222,7 +231,7 @@ class Marking:
             if computed is None:
                 computed = self.world.computed(k, key)
             if spread is None:
-                spread = self.spread(k, key)
+                spread = self.own_spread(k, key)
             self._diagnose(j, e, k, key, index, computed, spread, entries, bad)
             self._record(j)
 
@@ -314,25 +323,55 @@ class Marking:
             base = np.asarray(world.computed(k, key, scenario), dtype=np.float64)
         except (ZeroDivisionError, ValueError, TypeError, OverflowError):
             return low, high
+        formula = scenario.formulas.get(key, self.q.formulas.get(key))
+        direct = None  # the target's own inputs under the scenario: a direct input is moved with one formula call
+        if isinstance(formula, Formula):
+            memo: dict = {}
+            direct = {i: world._evaluate(k, i, scenario, memo) for i in formula.inputs}
         for source, index, reach in self._rounded_sources(k, key, scenario):
             if source in scenario.values:
                 continue
-            changes = []
-            for move in reach:
-                if not move:
-                    continue
-                value = np.array(world.tensor(k, source), dtype=np.float64, copy=True)
-                value[index] += move
-                moved = Scenario(scenario.formulas, {**scenario.values, source: value}, FLOAT64,
-                                 self._moved_state(k, source, index, move, scenario.state))
-                try:
+            move = max(reach, key=abs)  # one evaluation; the other end to first order, as the rest
+            value = np.array(world.floats(k, source), copy=True)
+            value[index] += move
+            try:
+                if direct is not None and source in direct and not any(
+                        source in self.q.upstream.get(i, ()) for i in direct if i != source):
+                    change = np.asarray(formula({**direct, source: value}, FLOAT64), dtype=np.float64) - base
+                else:
+                    moved = Scenario(scenario.formulas, {**scenario.values, source: value}, FLOAT64,
+                                     self._moved_state(k, source, index, move, scenario.state))
                     change = np.asarray(world.computed(k, key, moved), dtype=np.float64) - base
-                except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-                    continue
-                changes.append(np.where(np.isfinite(change), change, 0))
-            for change in changes:
-                low, high = low + np.minimum(change, 0), high + np.maximum(change, 0)
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                continue
+            change = np.where(np.isfinite(change), change, 0)
+            for end in reach:
+                scaled = change * (end / move)
+                low, high = low + np.minimum(scaled, 0), high + np.maximum(scaled, 0)
         return low, high
+
+    def own_spread(self, k: int, key: Key) -> tuple[np.ndarray, np.ndarray]:
+        """`spread` in the author's own computation, once per tensor."""
+        if (k, key) not in self._spreads:
+            self._spreads[(k, key)] = self.spread(k, key)
+        return self._spreads[(k, key)]
+
+    def _settled(self, j: Judged) -> tuple[float, float]:
+        """The reach of a written value that its author's own values explained directly, now that
+        it is asked for: widened by how far the rounding of its own inputs carries (while its step
+        is still kept; past that, half a unit more either way)."""
+        if not j.pending:
+            return j.reach
+        j.pending = False
+        if j.k in self.world.kept:
+            low, high = self.own_spread(j.k, j.key)
+            a = j.from_your_values
+            j.reach = (min(j.reach[0], a + float(low[tuple(j.index)]) - j.written),
+                       max(j.reach[1], a + float(high[tuple(j.index)]) - j.written))
+        else:
+            half = float(self.entries[(j.k, j.key)][tuple(j.index)].claim.half)
+            j.reach = (j.reach[0] - half, j.reach[1] + half)
+        return j.reach
 
     def _moved_state(self, k: int, source: Key, index, move: float, state: dict | None) -> dict | None:
         """With momentum, a written update also sets the buffer the next step starts from,
@@ -368,7 +407,8 @@ class Marking:
             where = (k - 1, ("updated", name)) if section == "param" else (k, source)
             written = self.by_tensor.get(where, []) if section != "data" else []
             if written:
-                sources += [(source, tuple(j.index), j.reach) for j in written if any(j.reach)]
+                sources += [(source, tuple(j.index), self._settled(j)) for j in written]
+                sources = [s for s in sources if any(s[2])]
             elif section not in ("param", "data"):
                 stack.extend(inputs(source))
         return sources

@@ -44,6 +44,9 @@ SECTIONS = ("forward", "deltas", "grads", "updated")
 
 Key = tuple[str, str]  # (section, name); sections also "param" and "data"
 
+#: steps of the author's world kept while the replay moves on (judging asks at most this far back)
+KEPT_STEPS = 4
+
 
 def mp_number(x) -> mpmath.mpf:
     """An exact model constant (a SymPy Rational) at 50 digits."""
@@ -148,6 +151,14 @@ class Quantities:
                 stack.extend(self.inputs(k))
         return frozenset(seen)
 
+    def reached(self, formulas: frozenset, values: frozenset) -> frozenset:
+        """The keys recomputed when the formulas of ``formulas`` and the values of ``values`` change."""
+        cache = self.__dict__.setdefault("_reached", {})
+        if (formulas, values) not in cache:
+            changed = formulas | values
+            cache[(formulas, values)] = frozenset(k for k in self.order if k in formulas or changed & self.upstream[k])
+        return cache[(formulas, values)]
+
     def step_of(self, k: int) -> tuple[int, int | None]:
         """(epoch, sample) of the 0-based update step ``k``; the sample is None without samples(...) data."""
         epoch, sample = divmod(k, self.samples)
@@ -191,6 +202,7 @@ class Scenario:
     values: dict = field(default_factory=dict)  # key -> tensor
     precision: str = MPMATH
     state: dict | None = None  # optimizer state per parameter to use instead of the author's
+    reached: frozenset | None = None  # filled on first use: the keys this scenario recomputes
 
 
 class AuthorWorld:
@@ -234,13 +246,18 @@ class AuthorWorld:
                 self._params[(k, p)] = self.tensor(k - 1, ("updated", p))
                 if self.stateful:
                     self.state(k - 1, p)
-        for old in [s for s in self._memo if s < k - 1]:
+        for old in [s for s in self._memo if s < k - KEPT_STEPS + 1]:
             del self._memo[old]
             self._floats.pop(old, None)
         for old in [key for key in self._params if key[0] < k - 2]:
             del self._params[old]
         for old in [s for s in self._states if s < k - 2]:
             del self._states[old]
+
+    @property
+    def kept(self) -> set[int]:
+        """The steps whose values are still kept."""
+        return set(self._memo)
 
     def tensor(self, k: int, key: Key) -> np.ndarray:
         """The author's value of ``key`` at step ``k``: written entries, the rest computed."""
@@ -293,16 +310,10 @@ class AuthorWorld:
         if key in memo:
             return memo[key]
         section, name = key
-        reached = target or key in s.formulas or any(v in self.q.upstream.get(key, ()) for v in (*s.formulas,
-                                                                                                 *s.values))
-        if not reached or section in ("param", "data"):
-            value = self.tensor(k, key)
-            if s.precision == MPMATH:
-                return value
-            floats = self._floats.setdefault(k, {})
-            if key not in floats:
-                floats[key] = np.asarray(value, dtype=np.float64)
-            return floats[key]
+        if s.reached is None:  # the keys the scenario changes: its own and all computed from them
+            s.reached = self.q.reached(frozenset(s.formulas), frozenset(s.values))
+        if not (target or key in s.reached) or section in ("param", "data"):
+            return self.tensor(k, key) if s.precision == MPMATH else self.floats(k, key)
         if section == "updated":
             p = self._evaluate(k, ("param", name), s, memo)
             g = self._evaluate(k, ("grads", name), s, memo)
@@ -316,10 +327,30 @@ class AuthorWorld:
             entries = self.written.get((k, section, name))
             if entries:
                 value = np.array(value, copy=True)
-                for index, w in entries.items():
-                    value[index] = w if s.precision == MPMATH else float(w)
+                if s.precision == MPMATH:
+                    for index, w in entries.items():
+                        value[index] = w
+                else:
+                    rows, cols, floats = self._written_floats(k, key)
+                    value[rows, cols] = floats
         memo[key] = value
         return value
+
+    def floats(self, k: int, key: Key) -> np.ndarray:
+        """The author's tensor in float64 (kept per step)."""
+        floats = self._floats.setdefault(k, {})
+        if key not in floats:
+            floats[key] = np.asarray(self.tensor(k, key), dtype=np.float64)
+        return floats[key]
+
+    def _written_floats(self, k: int, key: Key):
+        cache = self._floats.setdefault(k, {})
+        if ("written", key) not in cache:
+            entries = self.written[(k, *key)]
+            indices = list(entries)
+            cache[("written", key)] = ([i for i, _ in indices], [j for _, j in indices],
+                                       np.array([float(entries[i]) for i in indices]))
+        return cache[("written", key)]
 
     # -- the optimizer ------------------------------------------------------------------
     def update(self, p, g, state: dict, precision: str = MPMATH) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.text import Text
+from threadpoolctl import threadpool_limits
 
 from ..check.claims import Grading
 from ..check.grade import Checker, FileResult, feedback_context
@@ -30,6 +31,7 @@ console = Console(highlight=False)
 POOL_FROM = 8
 
 _checker: Checker | None = None  # set before the worker processes fork
+_json_in_workers = False  # likewise: whether workers write their files' JSON
 
 
 def check(
@@ -82,6 +84,10 @@ def check(
     # the model's own (SymPy's caches, the compiled program) — a quarter of a class's time otherwise
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    # a hand solution's tensors are tiny: BLAS threads only spin beside the work (a third more CPU per file)
+    threadpool_limits(1)
+    global _json_in_workers
+    _json_in_workers = format == "json"
     paths = sorted(dict.fromkeys(str(p) for p in solutions))  # the same report whatever the order given
     workers = min(jobs or os.cpu_count() or 1, len(paths))
     if workers > 1 and len(paths) >= POOL_FROM:
@@ -99,10 +105,7 @@ def check(
         for line in github_annotations(results):
             typer.echo(line)
     if format == "json":
-        report = {"grading": _checker.grading.describe(), "files": [r.as_json() for r in results],
-                  "totals": totals(results)}
-        # one file: indented for people; a class: compact (json's indenting encoder is pure Python, 10× slower)
-        typer.echo(json.dumps(report, indent=2 if len(results) == 1 else None, ensure_ascii=False))
+        typer.echo(json_report(results, _checker.grading.describe()))
     else:
         lines = file_report(results[0], verbose) if len(results) == 1 else (
             [line for r in results for line in file_report(r, True)] if verbose else class_summary(results))
@@ -176,7 +179,22 @@ def grade_in_parallel(paths: list[str], workers: int) -> list[FileResult]:
 
 
 def _grade_many(paths: list[str]) -> list[FileResult]:
-    return [_grade(p) for p in paths]
+    results = [_grade(p) for p in paths]
+    if _json_in_workers:  # each worker writes its files' JSON: the parent only joins them
+        for r in results:
+            r.json_text = json.dumps(r.as_json(), ensure_ascii=False)
+    return results
+
+
+def json_report(results: list[FileResult], grading: str) -> str:
+    """``--format json``: one object.  One file: indented for people; a class: compact, each file's
+    part as its worker wrote it (json's indenting encoder is pure Python, ten times slower)."""
+    if len(results) == 1:
+        return json.dumps({"grading": grading, "files": [results[0].as_json()], "totals": totals(results)},
+                          indent=2, ensure_ascii=False)
+    files = ", ".join(getattr(r, "json_text", None) or json.dumps(r.as_json(), ensure_ascii=False) for r in results)
+    return (f'{{"grading": {json.dumps(grading, ensure_ascii=False)}, "files": [{files}], '
+            f'"totals": {json.dumps(totals(results), ensure_ascii=False)}}}')
 
 
 def _grade(path: str) -> FileResult:

@@ -263,3 +263,17 @@ def test_feedback_of_same_named_files_in_different_folders_stays_distinct(tmp_pa
                                                                   "bob__solution.feedback.md"]
     assert "Every value you wrote is correct" in (tmp_path / "fb" / "alice__solution.feedback.md").read_text()
     assert "collapsed-elementwise" in (tmp_path / "fb" / "bob__solution.feedback.md").read_text()
+
+
+def test_a_class_json_is_the_same_document_as_json_dumps_gives():
+    import symback
+    from symback.check.grade import Checker
+    from symback.check.outputs import totals
+    from symback.cli.check import json_report
+
+    checker = Checker(symback.load(SEED))
+    results = [checker.check_file(EXAMPLES / name) for name in ("seed_mistakes.yaml", "seed_solution.yaml")]
+    results[0].json_text = json.dumps(results[0].as_json(), ensure_ascii=False)  # as a worker writes it
+    text = json_report(results, "the rule")
+    expected = {"grading": "the rule", "files": [r.as_json() for r in results], "totals": totals(results)}
+    assert text == json.dumps(expected, ensure_ascii=False)
