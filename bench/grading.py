@@ -4,7 +4,9 @@ The class is 1,000 varied hand solutions of the seed exercise, every value of th
 written (forward values, δ, gradients, updates): 40 % right to 3, 4 or 5 significant digits,
 20 % truncated instead of rounded, 15 % with one slip somewhere (a digit changed: one wrong
 value, the rest correct) and 25 % the original exercise's hand solution with its classic
-mistakes (every value after them carried).  The long file is the seed trained for 200 epochs,
+mistakes (every value after them carried); and the class the earlier benchmark graded, half the
+bundled correct solution and half the one with mistakes, which is also graded by the checker
+before issue 10 (revision `BASELINE`, from this repository's history) in the same run.  The long file is the seed trained for 200 epochs,
 every value of every epoch written.  Wall times of whole processes, the median of
 ``--repeats`` runs; for the long file also the grading alone, in a process already started.
 
@@ -29,6 +31,9 @@ import mpmath
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 LONG_EPOCHS = 200
+#: the checker before issue 10's redesign (it judged only the first high-precision steps): timed on the same
+#: files in the same run, so that a slower or faster machine does not hide the change
+BASELINE = "1d01807"
 
 
 def _text(value, digits: int, truncate: bool) -> str:
@@ -93,20 +98,47 @@ def write_class(folder: Path, files: int) -> list[str]:
     return names
 
 
-def time_grading(files: int, repeats: int) -> list[float]:
-    """Wall times of ``symback check`` on a class of ``files`` solution files, one per repeat."""
-    with tempfile.TemporaryDirectory() as folder:
-        names = write_class(Path(folder), files)
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "symback", "check", str(EXAMPLES / "seed.py"), *names,
-                                   "--format", "json"], cwd=folder, capture_output=True,
-                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
-            times.append(time.perf_counter() - started)
-            if done.returncode not in (0, 1):
-                sys.exit(f"symback check failed: {done.stderr[-500:]}")
+def write_halves(folder: Path, files: int) -> list[str]:
+    """The class the previous benchmark graded: half the bundled correct solution, half the one
+    with the classic mistakes."""
+    names = []
+    for k in range(files):
+        name = f"h{k:05d}.yaml"
+        source = "seed_solution.yaml" if k % 2 else "seed_mistakes.yaml"
+        (folder / name).write_text((EXAMPLES / source).read_text().replace("[[0, 0.010, 1.297]]",
+                                                                          "[[0.000, 0.010, 1.297]]"))
+        names.append(name)
+    return names
+
+
+def _timed_check(names: list[str], folder: str, repeats: int, root: Path = ROOT) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "symback", "check", str(EXAMPLES / "seed.py"), *names,
+                               "--format", "json"], cwd=folder, capture_output=True,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+        times.append(time.perf_counter() - started)
+        if done.returncode not in (0, 1):
+            sys.exit(f"symback check failed: {done.stderr[-500:]}")
     return times
+
+
+def time_grading(files: int, repeats: int, baseline: bool = True) -> dict:
+    """Wall times of ``symback check`` (and of the baseline revision) on the varied class and on
+    the half-and-half class of ``files`` files: ``{class: {"now": [...], "before": [...]}}``."""
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as old:
+        classes = {"varied": write_class(Path(folder), files), "halves": write_halves(Path(folder), files)}
+        if baseline:  # the previous checker's sources, from this repository's history
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "symback"], capture_output=True,
+                                     check=True).stdout
+            subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        for name, names in classes.items():
+            out[name] = {"now": _timed_check(names, folder, repeats)}
+            if baseline and name == "halves":  # the varied class writes δ, which the previous checker cannot read
+                out[name]["before"] = _timed_check(names, folder, repeats, Path(old))
+    return out
 
 
 def time_long_file(repeats: int) -> dict:
@@ -146,12 +178,14 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    median = statistics.median(time_grading(args.files, args.repeats))
+    times = time_grading(args.files, args.repeats)
     long = time_long_file(args.repeats)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
-    print(f"{args.files} solution files graded in {median:.1f} s (median of {args.repeats}; "
-          f"{args.files / median:.0f} files/s)")
+    for name, runs in times.items():
+        now = statistics.median(runs["now"])
+        before = f"; the checker of {BASELINE}: {statistics.median(runs['before']):.1f} s" if "before" in runs else ""
+        print(f"{args.files} solution files ({name}) graded in {now:.1f} s{before} (median of {args.repeats})")
     print(f"a {LONG_EPOCHS}-epoch solution file ({long['values']:,} values): {long['alone']:.2f} s to grade, "
           f"{long['process']:.2f} s as a whole process")
 

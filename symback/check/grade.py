@@ -22,9 +22,10 @@ from ..errors import SolutionError, SymbackError
 from ..numeric.formatting import number
 from .arith import parse_value
 from .claims import Claim, Grading
+from .dataflow import entry_dependencies
 from .diagnose import Catalogue
 from .equivalence import FormulaJudge
-from .judge import Entry, Judged, Marking, entry_dependencies
+from .judge import Entry, Judged, Marking
 from .replay import AuthorWorld, Quantities, Truth, exact_constants, mp_number
 from .solution import Solution, load_solution
 
