@@ -10,18 +10,12 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
-from threadpoolctl import threadpool_limits
 
-from ..check.claims import Grading
-from ..check.grade import Checker, FileResult, feedback_context
-from ..check.outputs import class_summary, file_report, github_annotations, junit_xml, totals
-from ..check.rubric import gradebook as rubric_gradebook
-from ..check.rubric import load_rubric
 from ..errors import OptionError
 from ..files import write_atomic
 from ..loader import load
@@ -29,6 +23,9 @@ from ..loader import load
 console = Console(highlight=False)
 #: below this many files, grading runs in this process (a pool costs more than it saves)
 POOL_FROM = 8
+
+if TYPE_CHECKING:
+    from ..check.grade import Checker, FileResult
 
 _checker: Checker | None = None  # set before the worker processes fork
 _json_in_workers = False  # likewise: whether workers write their files' JSON
@@ -65,6 +62,15 @@ def check(
     Exit code 0: every value is correct; 1: mistakes found; 2: a model or solution file (or a
     part of one) could not be read — the other files are still graded.
     """
+    # the checker's modules are loaded here, not with the CLI: `symback derive` does not pay for them
+    from threadpoolctl import threadpool_limits
+
+    from ..check.claims import Grading
+    from ..check.grade import Checker
+    from ..check.outputs import class_summary, file_report, github_annotations, junit_xml
+    from ..check.rubric import gradebook as rubric_gradebook
+    from ..check.rubric import load_rubric
+
     global _checker
     if format not in ("text", "json"):
         raise OptionError(f"--format must be text or json, not {format!r}")
@@ -118,6 +124,7 @@ def check(
 
 
 def _feedback(results: list[FileResult], folder: Path, digits: int, pdf: bool, templates: Path | None) -> None:
+    from ..check.grade import feedback_context
     from ..report import exporters
 
     files: dict[str, str | bytes] = {}
@@ -156,6 +163,7 @@ def grade_in_parallel(paths: list[str], workers: int) -> list[FileResult]:
     """Grade ``paths`` on ``workers`` processes forked from this one (they inherit the compiled
     checker).  A worker that dies takes only its own file down: the files it had not finished
     are graded again, one process each, and the one that kills its process again is an error."""
+    from ..check.grade import FileResult
     context = multiprocessing.get_context("fork")
     chunk = max(1, len(paths) // (workers * 16))
     done: dict[str, FileResult] = {}
@@ -189,6 +197,7 @@ def _grade_many(paths: list[str]) -> list[FileResult]:
 def json_report(results: list[FileResult], grading: str) -> str:
     """``--format json``: one object.  One file: indented for people; a class: compact, each file's
     part as its worker wrote it (json's indenting encoder is pure Python, ten times slower)."""
+    from ..check.outputs import totals
     if len(results) == 1:
         return json.dumps({"grading": grading, "files": [results[0].as_json()], "totals": totals(results)},
                           indent=2, ensure_ascii=False)
@@ -198,6 +207,8 @@ def json_report(results: list[FileResult], grading: str) -> str:
 
 
 def _grade(path: str) -> FileResult:
+    from ..check.grade import FileResult
+
     assert _checker is not None
     try:
         return _checker.check_file(path)
