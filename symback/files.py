@@ -8,6 +8,7 @@ all of them, or the new ones, all of them — never a mixture and never a trunca
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import tempfile
@@ -15,6 +16,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import SymbackError
 
 _HELD = {signal.SIGINT, signal.SIGTERM}
 
@@ -34,27 +37,144 @@ def write_atomic(path: Path, content: str | bytes) -> None:
     write_together({Path(path): content})
 
 
-def write_together(files: dict[Path, str | bytes]) -> list[Path]:
-    """Write every file in full, then put them all in place; returns the paths in order."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path in files:
+class OutputError(SymbackError):
+    """An output cannot be written: a full disk, a read-only folder, a path that is a folder."""
+
+
+def _output_error(e: OSError, path: Path) -> OutputError:
+    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+           errno.EPERM: "permission denied", errno.EISDIR: "it is a folder",
+           errno.ENOTDIR: "a part of the path is a file, not a folder", errno.EEXIST: "it exists and is not a folder",
+           errno.ENAMETOOLONG: "the name is too long"}.get(e.errno, e.strerror or str(e))
+    return OutputError(f"cannot write {path}: {why}; nothing was changed")
+
+
+class Staging:
+    """Output files written as a run goes (whole, or a line at a time), then put in place all
+    together — or, if anything fails, none of them, the earlier files left as they were and no
+    temporary file left behind.  A failure to write is one `OutputError` naming the path.
+
+    >>> with Staging() as out:
+    ...     out.write(Path("report.json"), text)
+    ...     log = out.open(Path("junit.xml"))     # a text file to write into as results come
+    """
+
+    def __init__(self) -> None:
+        self.staged: list[tuple[str, Path]] = []
+        self.handles: list = []
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def _temporary(self, path: Path) -> int:
+        path = Path(path)
+        try:
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
             path.parent.mkdir(parents=True, exist_ok=True)
-            content = files[path]
-            data = content.encode("utf-8") if isinstance(content, str) else content
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            staged.append((tmp, path))
-            os.fchmod(fd, _MODE)  # mkstemp makes 0600; an output file gets the usual mode, as open() gives
+        except OSError as e:
+            raise _output_error(e, path) from None
+        self.staged.append((tmp, path))
+        os.fchmod(fd, _MODE)  # mkstemp makes 0600; an output file gets the usual mode, as open() gives
+        return fd
+
+    def write(self, path: Path, content: str | bytes) -> None:
+        """Stage the whole of ``path``."""
+        fd = self._temporary(path)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-        with signals_held():
-            for tmp, path in staged:
-                os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
+        except OSError as e:
+            raise _output_error(e, path) from None
+
+    def open(self, path: Path):
+        """A text file (UTF-8) staged for ``path``, to write into as the run goes; write errors
+        surface as `OutputError` from `write_line`."""
+        handle = _StagedText(os.fdopen(self._temporary(path), "w", encoding="utf-8", newline=""), Path(path))
+        self.handles.append(handle)
+        return handle
+
+    def commit(self) -> list[Path]:
+        """Put every staged file in place, all together; returns their paths.  If a rename fails
+        midway, the files already replaced get their earlier content back."""
+        backups: dict[Path, str | None] = {}
+        try:
+            for h in self.handles:
+                h.close()
+            for tmp, path in self.staged:  # the earlier files, kept (hard links) until all are in place
+                backups[path] = None
+                if path.exists():
+                    backup = f"{tmp}.was"
+                    try:
+                        os.link(path, backup)
+                        backups[path] = backup
+                    except OSError:
+                        pass
+            with signals_held():
+                done: list[Path] = []
+                try:
+                    for tmp, path in self.staged:
+                        os.replace(tmp, path)
+                        done.append(path)
+                except OSError as e:
+                    for path_done in done:  # roll back
+                        if backups.get(path_done):
+                            os.replace(backups.pop(path_done), path_done)
+                        else:
+                            path_done.unlink(missing_ok=True)
+                    raise _output_error(e, path) from None
+        except BaseException:
+            self.discard()
+            raise
+        finally:
+            for backup in backups.values():
+                if backup:
+                    Path(backup).unlink(missing_ok=True)
+        return [path for _, path in self.staged]
+
+    def discard(self) -> None:
+        for h in self.handles:
+            try:
+                h.file.close()
+            except OSError:
+                pass
+        for tmp, _ in self.staged:
             Path(tmp).unlink(missing_ok=True)
-        raise
-    return [path for _, path in staged]
+        self.staged, self.handles = [], []
+
+
+class _StagedText:
+    def __init__(self, file, path: Path):
+        self.file, self.path = file, path
+
+    def write(self, text: str) -> None:
+        try:
+            self.file.write(text)
+        except OSError as e:
+            raise _output_error(e, self.path) from None
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError as e:
+            raise _output_error(e, self.path) from None
+
+
+def write_together(files: dict[Path, str | bytes]) -> list[Path]:
+    """Write every file in full, then put them all in place; returns the paths in order."""
+    with Staging() as staging:
+        for path in files:
+            staging.write(Path(path), files[path])
+    return [Path(p) for p in files]
 
 
 @contextmanager

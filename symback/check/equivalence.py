@@ -25,6 +25,7 @@ from ..numeric.formatting import entry_text, number
 from ..numeric.printing import code
 from ..numeric.program import to_mp
 from . import mistakes
+from .budget import BudgetError, bounded
 from .claims import SLACK
 from .formula import parse_formula
 from .judge import Judged
@@ -53,12 +54,28 @@ class FormulaJudge:
         judged = Judged(None, None, "formulas", f.name, None, f.text, expected, "correct", f.text, f.line, f.column)
         key = (f.name, f.text)
         if key not in self._memo:
-            try:
-                self._memo[key] = self._judge(f.name, f.text)
+            self._prepare()
+            try:  # SymPy can work without end on a hostile formula: the kernel bounds it
+                self._memo[key] = bounded(self._judge, f.name, f.text)
+            except BudgetError as e:
+                self._memo[key] = ("error", f"could not decide: the comparison {e}", None, None)
             except Exception as e:  # noqa: BLE001 - one formula's failure is that formula's verdict, never the file's
                 self._memo[key] = ("error", f"could not be judged ({type(e).__name__}: {e})", None, None)
         judged.status, judged.reason, judged.diagnosis, judged.rule = self._memo[key]
         return judged
+
+    def _prepare(self) -> None:
+        """What every formula's judgment shares, computed here once (each runs in a child process
+        whose work is lost with it): the points, the closed forms, the catalogue's mutated ones."""
+        if self._points is not None:
+            return
+        self.points()
+        names = list(self.q.trainable)
+        for name in names:
+            self.closed(name)
+        for m in self.checker.catalogue.mistakes:
+            for name in names:
+                self._mutated(m, name)
 
     def expected(self, name: str) -> str:
         """The derived gradient as a solution file writes it."""

@@ -8,6 +8,7 @@ the 0-based ``index``.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from ..numeric.formatting import number
@@ -89,21 +90,23 @@ def file_report(r: FileResult, verbose: bool = False) -> list[str]:
     return lines
 
 
+def summary_line(r: FileResult) -> str:
+    """A class's line for one file: its full name whatever the terminal, its verdict and mistakes."""
+    if r.verdict == "error" and not r.items:
+        return f"{r.file}: error — {r.error}"
+    codes = [f"{(g[0].diagnosis or {}).get('code') or 'cause unknown'} ({g[0].label()})" for g in r.mistake_groups()]
+    tail = "; " + ", ".join(codes) if codes else ""
+    return f"{r.file}: {r.verdict} — {r.summary()}{tail}"
+
+
+def totals_line(totals: dict) -> str:
+    return (f"{totals['files']} files: {totals['correct']} correct, {totals['mistakes']} with mistakes, "
+            f"{totals['error']} with errors")
+
+
 def class_summary(results: list[FileResult]) -> list[str]:
-    """A line per file, full names whatever the terminal, and the totals."""
-    lines = []
-    for r in results:
-        if r.verdict == "error" and not r.items:
-            lines.append(f"{r.file}: error — {r.error}")
-            continue
-        codes = [f"{(g[0].diagnosis or {}).get('code') or 'cause unknown'} ({g[0].label()})"
-                 for g in r.mistake_groups()]
-        tail = "; " + ", ".join(codes) if codes else ""
-        lines.append(f"{r.file}: {r.verdict} — {r.summary()}{tail}")
-    verdicts = [r.verdict for r in results]
-    lines.append(f"{len(results)} files: {verdicts.count('correct')} correct, {verdicts.count('mistakes')} with "
-                 f"mistakes, {verdicts.count('error')} with errors")
-    return lines
+    """A line per file and the totals."""
+    return [summary_line(r) for r in results] + [totals_line(totals(results))]
 
 
 def totals(results: list[FileResult]) -> dict:
@@ -112,35 +115,53 @@ def totals(results: list[FileResult]) -> dict:
             "error": verdicts.count("error")}
 
 
+# -- text for a terminal, a CI log, XML -----------------------------------------------------------------
+_UNSEEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(s: str) -> str:
+    """Student text (a file name, what they wrote) safe to print: control characters, terminal
+    escapes, bidirectional overrides and undecodable bytes shown as escapes (``\\x1b``)."""
+    return _UNSEEN.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii")
+                       if not 0xD800 <= ord(m.group()) <= 0xDFFF else f"\\x{ord(m.group()) - 0xDC00:02x}", s)
+
+
 def _xml_text(s: str) -> str:
     """Text XML 1.0 can hold: characters it forbids become U+FFFD."""
     return "".join(c if c in "\t\n\r" or (" " <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd")
                    or ("\U00010000" <= c <= "\U0010ffff") else "\ufffd" for c in s)
 
 
+JUNIT_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="symback check">\n'
+JUNIT_TAIL = "</testsuites>\n"
+
+
+def junit_suite(r: FileResult) -> str:
+    """One solution file as a JUnit test suite (a test case per written value), valid XML whatever
+    its name holds."""
+    counts = r.counts
+    suite = ET.Element("testsuite", name=_xml_text(r.file), tests=str(max(1, len(r.items))),
+                       failures=str(counts["wrong"] + counts["imprecise"]),
+                       errors=str(counts["error"] or int(r.verdict == "error")), skipped="0")
+    if r.verdict == "error" and not r.items:
+        case = ET.SubElement(suite, "testcase", name="read the solution file", classname=_xml_text(r.file))
+        ET.SubElement(case, "error", message=_xml_text(r.error or ""))
+    for j in r.items:
+        case = ET.SubElement(suite, "testcase", name=_xml_text(j.label()), classname=_xml_text(r.file))
+        if j.status in ("wrong", "imprecise"):
+            message = f"wrote {j.text}, expected {shown(j.expected)}" if j.section != "formulas" else j.text
+            if note(j):
+                message += f" ({note(j)})"
+            ET.SubElement(case, "failure", message=_xml_text(message))
+        elif j.status == "error":
+            ET.SubElement(case, "error", message=_xml_text(j.reason or ""))
+    ET.indent(suite, space="  ", level=1)
+    return "  " + ET.tostring(suite, encoding="unicode") + "\n"
+
+
 def junit_xml(results: list[FileResult]) -> str:
     """JUnit XML: a test suite per solution file, a test case per written value."""
-    suites = ET.Element("testsuites", name="symback check")
-    for r in results:
-        counts = r.counts
-        suite = ET.SubElement(suites, "testsuite", name=_xml_text(r.file), tests=str(max(1, len(r.items))),
-                              failures=str(counts["wrong"] + counts["imprecise"]),
-                              errors=str(counts["error"] or int(r.verdict == "error")), skipped="0")
-        if r.verdict == "error" and not r.items:
-            case = ET.SubElement(suite, "testcase", name="read the solution file", classname=_xml_text(r.file))
-            ET.SubElement(case, "error", message=_xml_text(r.error or ""))
-            continue
-        for j in r.items:
-            case = ET.SubElement(suite, "testcase", name=_xml_text(j.label()), classname=_xml_text(r.file))
-            if j.status in ("wrong", "imprecise"):
-                message = f"wrote {j.text}, expected {shown(j.expected)}" if j.section != "formulas" else j.text
-                if note(j):
-                    message += f" ({note(j)})"
-                ET.SubElement(case, "failure", message=_xml_text(message))
-            elif j.status == "error":
-                ET.SubElement(case, "error", message=_xml_text(j.reason or ""))
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return JUNIT_HEAD + "".join(junit_suite(r) for r in results) + JUNIT_TAIL
 
 
 def _data(s: str) -> str:
@@ -153,23 +174,27 @@ def _property(s: str) -> str:
     return _data(s).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_annotations(results: list[FileResult]) -> list[str]:
-    """``::error`` workflow commands, one per independent mistake, unreadable part or unreadable file."""
+def annotations(r: FileResult) -> list[str]:
+    """``::error`` workflow commands for one file: each wrong or unreadable item, or the file."""
+    name = _property(printable(r.file))
+    if r.verdict == "error" and not r.items:
+        return [f"::error file={name}::{_data(printable(r.error or 'unreadable'))}"]
     lines = []
-    for r in results:
-        if r.verdict == "error" and not r.items:
-            lines.append(f"::error file={_property(r.file)}::{_data(r.error or 'unreadable')}")
+    for j in r.items:
+        if j.status not in ("wrong", "error", "imprecise"):
             continue
-        for j in r.items:
-            if j.status not in ("wrong", "error", "imprecise"):
-                continue
-            kind = "warning" if j.status == "imprecise" else "error"
-            where = f",line={j.line},col={j.column}" if j.line else ""
-            if j.status == "error":
-                text = j.reason or "cannot be read"
-            elif j.section == "formulas":
-                text = f"{j.text}: {note(j)}"
-            else:
-                text = f"wrote {j.text}, expected {shown(j.expected)}" + (f" — {note(j)}" if note(j) else "")
-            lines.append(f"::{kind} file={_property(r.file)}{where},title={_property(j.label())}::{_data(text)}")
+        kind = "warning" if j.status == "imprecise" else "error"
+        where = f",line={j.line},col={j.column}" if j.line else ""
+        if j.status == "error":
+            text = j.reason or "cannot be read"
+        elif j.section == "formulas":
+            text = f"{j.text}: {note(j)}"
+        else:
+            text = f"wrote {j.text}, expected {shown(j.expected)}" + (f" — {note(j)}" if note(j) else "")
+        lines.append(f"::{kind} file={name}{where},title={_property(j.label())}::{_data(printable(text))}")
     return lines
+
+
+def github_annotations(results: list[FileResult]) -> list[str]:
+    """``::error`` workflow commands, one per wrong value, unreadable part or unreadable file."""
+    return [line for r in results for line in annotations(r)]

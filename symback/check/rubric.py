@@ -130,20 +130,34 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+GRADEBOOK_COLUMNS = ["file", "score", "max", "percent", "verdict", "correct", "imprecise", "carried", "wrong",
+                     "errors", "mistakes", "diagnoses"]
+
+
+def _csv_line(cells: list) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(cells)
+    return out.getvalue()
+
+
+def gradebook_head() -> str:
+    return _csv_line(GRADEBOOK_COLUMNS)
+
+
+def gradebook_row(r, rubric: Rubric, asked: list[tuple]) -> str:
+    """One solution file's row of the gradebook CSV."""
+    score, maximum = rubric.score(r, asked)
+    counts = r.counts
+    mistakes = "; ".join(j.label() for j in r.mistakes)
+    diagnoses = "; ".join(dict.fromkeys(j.diagnosis["code"] for j in r.mistakes if j.diagnosis))
+    percent = f"{100 * score / maximum:.1f}" if maximum else ""
+    name = r.file.encode("utf-8", "backslashreplace").decode("utf-8")  # undecodable bytes of a name, escaped
+    return _csv_line([_cell(name), f"{score:g}", f"{maximum:g}", percent, r.verdict, counts["correct"],
+                      counts["imprecise"], counts["carried"], counts["wrong"], counts["error"], _cell(mistakes),
+                      _cell(diagnoses)])
+
+
 def gradebook(results, rubric: Rubric, checker) -> str:
     """The CSV an LMS imports: one row per solution file."""
     asked = rubric.asked(checker)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "score", "max", "percent", "verdict", "correct", "imprecise", "carried", "wrong",
-                     "errors", "mistakes", "diagnoses"])
-    for r in results:
-        score, maximum = rubric.score(r, asked)
-        counts = r.counts
-        mistakes = "; ".join(j.label() for j in r.mistakes)
-        diagnoses = "; ".join(dict.fromkeys(j.diagnosis["code"] for j in r.mistakes if j.diagnosis))
-        percent = f"{100 * score / maximum:.1f}" if maximum else ""
-        writer.writerow([_cell(r.file), f"{score:g}", f"{maximum:g}", percent, r.verdict, counts["correct"],
-                         counts["imprecise"], counts["carried"], counts["wrong"], counts["error"], _cell(mistakes),
-                         _cell(diagnoses)])
-    return out.getvalue()
+    return gradebook_head() + "".join(gradebook_row(r, rubric, asked) for r in results)

@@ -97,6 +97,8 @@ def load_solution(path: str | os.PathLike, model: Model) -> Solution:
     shown = str(path)
     too_big = f"the file is larger than {MAX_BYTES:,} bytes; a solution file is a few kB"
     try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):  # it could show another file's content in every output
+            raise SolutionError("a symbolic link: a solution file must be the file itself", file=shown)
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):  # a FIFO or device could block or never end
             raise SolutionError("not a regular file", file=shown)

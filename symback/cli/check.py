@@ -1,14 +1,19 @@
-"""``symback check``: grade hand solutions — one file or a whole class, in parallel."""
+"""``symback check``: grade hand solutions — one file or a whole class, in worker processes.
+
+Every file is graded in a worker process (``check/pool.py``) with a time and memory budget, so
+no file can hang, crash or starve the others; results are written out as they come, in the
+order of the file names, and nothing the size of the class is kept (JSON and the summary on
+stdout, JUnit, the gradebook and feedback files staged and put in place together at the end).
+Student text — file names included — is data: escaped for the terminal, JSON, XML, Markdown,
+TeX and GitHub's workflow commands.
+"""
 
 from __future__ import annotations
 
 import gc
 import json
 import math
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,19 +21,27 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import OptionError
-from ..files import write_atomic
+from ..errors import OptionError, SymbackError
+from ..files import Staging
 from ..loader import load
 
-console = Console(highlight=False)
-#: below this many files, grading runs in this process (a pool costs more than it saves)
-POOL_FROM = 8
-
 if TYPE_CHECKING:
-    from ..check.grade import Checker, FileResult
+    from ..check.grade import Checker
 
-_checker: Checker | None = None  # set before the worker processes fork
-_json_in_workers = False  # likewise: whether workers write their files' JSON
+console = Console(highlight=False)
+#: a file's grading budget (seconds) by default; a formula has its own (``check/budget.py``)
+FILE_SECONDS = 300
+
+_run: _Run | None = None  # set before the worker processes fork: what they need to grade a file
+
+
+class _Run:
+    """What a worker needs: the checker, and what to make of each result besides the verdict."""
+
+    def __init__(self, checker: Checker, want_json: bool, feedback: Path | None, names: dict, pdf: bool,
+                 templates: Path | None):
+        self.checker, self.want_json = checker, want_json
+        self.feedback, self.names, self.pdf, self.templates = feedback, names, pdf, templates
 
 
 def check(
@@ -47,7 +60,10 @@ def check(
     gradebook: Annotated[Path | None, typer.Option(help="Write the scores here, one CSV row per file, for an LMS.")]
     = None,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here (one test per value).")] = None,
-    jobs: Annotated[int | None, typer.Option(help="Worker processes. Default: all cores.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Worker processes (1 to 256). Default: all cores.")] = None,
+    timeout: Annotated[float, typer.Option(
+        help="Seconds one file may take to grade (1 to 3600; a formula has 5 s); past it the file is an error.")]
+    = FILE_SECONDS,
     model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
     feedback: Annotated[
         Path | None, typer.Option(help="Write a feedback report per solution here (<name>.feedback.md).")
@@ -60,22 +76,34 @@ def check(
     """Check hand-written solutions: every value judged, errors carried forward, every mistake named.
 
     Exit code 0: every value is correct; 1: mistakes found; 2: a model or solution file (or a
-    part of one) could not be read — the other files are still graded.
+    part of one) could not be read or judged — the other files are still graded; 3: a feedback
+    PDF could not be made (the others and every .md are written).
     """
     # the checker's modules are loaded here, not with the CLI: `symback derive` does not pay for them
     from threadpoolctl import threadpool_limits
 
     from ..check.claims import Grading
     from ..check.grade import Checker
-    from ..check.outputs import class_summary, file_report, github_annotations, junit_xml
-    from ..check.rubric import gradebook as rubric_gradebook
-    from ..check.rubric import load_rubric
+    from ..check.outputs import (
+        JUNIT_HEAD,
+        JUNIT_TAIL,
+        annotations,
+        file_report,
+        junit_suite,
+        printable,
+        summary_line,
+        totals_line,
+    )
+    from ..check.pool import ClassPool
+    from ..check.rubric import gradebook_head, gradebook_row, load_rubric
 
-    global _checker
+    global _run
     if format not in ("text", "json"):
         raise OptionError(f"--format must be text or json, not {format!r}")
-    if jobs is not None and jobs < 1:
-        raise OptionError(f"--jobs must be at least 1, not {jobs}")
+    if jobs is not None and not 1 <= jobs <= 256:
+        raise OptionError(f"--jobs must be from 1 to 256, not {jobs}")
+    if not (math.isfinite(timeout) and 1 <= timeout <= 3600):
+        raise OptionError(f"--timeout must be from 1 to 3600 seconds, not {timeout:g}")
     if min_digits is not None and not 1 <= min_digits <= 30:
         raise OptionError(f"--min-digits must be from 1 to 30, not {min_digits}")
     for name, value in (("--rtol", rtol), ("--atol", atol)):
@@ -83,67 +111,90 @@ def check(
             raise OptionError(f"{name} must be a number ≥ 0, not {value}")
     if min_digits is not None and (rtol is not None or atol is not None):
         raise OptionError("--min-digits grades by the written digits; --rtol/--atol by a tolerance: choose one")
+    for option, path in (("--junit", junit), ("--gradebook", gradebook)):
+        if path is not None and Path(path).is_dir():
+            raise OptionError(f"{option} {path}: it is a folder; give a file name")
+    if feedback is not None and Path(feedback).exists() and not Path(feedback).is_dir():
+        raise OptionError(f"--feedback {feedback}: it is a file; give a folder")
     model = load(model_file, model=model_name)
     points = load_rubric(rubric, model)
-    _checker = Checker(model, Grading(min_digits, rtol, atol))
-    # grading makes many small objects that live until the end: collect them less often, and never walk
-    # the model's own (SymPy's caches, the compiled program) — a quarter of a class's time otherwise
+    checker = Checker(model, Grading(min_digits, rtol, atol))
+    paths = sorted(dict.fromkeys(str(p) for p in solutions))  # the same report whatever the order given
+    names = feedback_names(paths) if feedback is not None else {}
+    _run = _Run(checker, format == "json", feedback, names, pdf, templates)
+    # grading makes many small objects: collect them less often, and never walk the model's own
+    # (SymPy's caches, the compiled program) — a quarter of a class's time otherwise
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     # a hand solution's tensors are tiny: BLAS threads only spin beside the work (a third more CPU per file)
     threadpool_limits(1)
-    global _json_in_workers
-    _json_in_workers = format == "json"
-    paths = sorted(dict.fromkeys(str(p) for p in solutions))  # the same report whatever the order given
     workers = min(jobs or os.cpu_count() or 1, len(paths))
-    if workers > 1 and len(paths) >= POOL_FROM:
-        results = grade_in_parallel(paths, workers)
-    else:
-        results = [_grade(p) for p in paths]
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    single = len(paths) == 1
+    totals = {"files": 0, "correct": 0, "mistakes": 0, "error": 0}
+    asked = points.asked(checker) if gradebook is not None else []
+    tex_failures: list[str] = []
 
-    if junit is not None:
-        write_atomic(junit, junit_xml(results))
-    if gradebook is not None:
-        write_atomic(gradebook, rubric_gradebook(results, points, _checker))
-    if feedback is not None:
-        _feedback(results, feedback, model.digits, pdf, templates)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        for line in github_annotations(results):
-            typer.echo(line)
-    if format == "json":
-        typer.echo(json_report(results, _checker.grading.describe()))
-    else:
-        lines = file_report(results[0], verbose) if len(results) == 1 else (
-            [line for r in results for line in file_report(r, True)] if verbose else class_summary(results))
-        for line in lines:
-            console.print(Text(line), soft_wrap=True)
-    if any(r.verdict == "error" for r in results):
+    def say(line: str, err: bool = False) -> None:
+        (Console(stderr=True, highlight=False) if err else console).print(Text(printable(line)), soft_wrap=True)
+
+    with Staging() as out, ClassPool(_grade, _failed, workers, seconds=timeout) as pool:
+        junit_file = out.open(junit) if junit is not None else None
+        grades = out.open(gradebook) if gradebook is not None else None
+        if junit_file:
+            junit_file.write(JUNIT_HEAD)
+        if grades:
+            grades.write(gradebook_head())
+        if format == "json" and not single:
+            typer.echo(f'{{"grading": {json.dumps(checker.grading.describe())}, "files": [', nl=False)
+        for n, r in enumerate(pool.results(paths)):
+            totals["files"] += 1
+            totals[r.verdict] += 1
+            if junit_file:
+                junit_file.write(junit_suite(r))
+            if grades:
+                grades.write(gradebook_row(r, points, asked))
+            for name, content in getattr(r, "feedback", {}).items():
+                out.write(Path(feedback) / name, content)
+            if getattr(r, "feedback_error", None):
+                tex_failures.append(r.feedback_error)
+            if github:  # workflow commands on stdout, or beside the JSON on stderr (stdout is the JSON alone)
+                for line in annotations(r):
+                    typer.echo(line, err=format == "json")
+            if format == "json":
+                if single:
+                    typer.echo(json.dumps({"grading": checker.grading.describe(), "files": [r.as_json()],
+                                           "totals": totals}, indent=2))
+                else:
+                    typer.echo((", " if n else "") + (getattr(r, "json_text", None) or json.dumps(r.as_json())),
+                               nl=False)
+            elif single:
+                for line in file_report(r, verbose):
+                    say(line)
+            else:
+                for line in file_report(r, True) if verbose else [summary_line(r)]:
+                    say(line)
+        if junit_file:
+            junit_file.write(JUNIT_TAIL)
+        if format == "json" and not single:
+            typer.echo(f'], "totals": {json.dumps(totals)}}}')
+        elif format != "json" and not single:
+            say(totals_line(totals))
+    for failure in tex_failures:
+        say(f"error: {failure}", err=True)
+    if totals["error"]:
         raise typer.Exit(2)
-    if any(r.verdict == "mistakes" for r in results):
+    if tex_failures:
+        raise typer.Exit(3)
+    if totals["mistakes"]:
         raise typer.Exit(1)
-
-
-def _feedback(results: list[FileResult], folder: Path, digits: int, pdf: bool, templates: Path | None) -> None:
-    from ..check.grade import feedback_context
-    from ..report import exporters
-
-    files: dict[str, str | bytes] = {}
-    names = feedback_names([r.file for r in results])
-    for r in results:
-        stem = names[r.file] + ".feedback"
-        context = feedback_context(r, digits)
-        files[f"{stem}.md"] = exporters.markdown_files("feedback", context, templates)["feedback.md"]
-        if pdf:
-            tex = exporters.latex_file("feedback", context, templates)["feedback.tex"]
-            files[f"{stem}.tex"] = tex
-            files[f"{stem}.pdf"] = exporters.pdf_file("feedback", tex)["feedback.pdf"]
-    exporters.write_files(folder, files)
 
 
 def feedback_names(files: list[str]) -> dict[str, str]:
     """A distinct name per solution file: its stem, or — where two files share a stem
     (``alice/solution.yaml``, ``bob/solution.yaml``) — its path below their common folder,
-    folders joined by ``__`` (``alice__solution``)."""
+    folders joined by ``__`` (``alice__solution``).  Characters a file name had better not hold
+    (controls, separators, undecodable bytes) become ``_``."""
     paths = {f: Path(os.path.abspath(f)) for f in files}
     stems: dict[str, list[str]] = {}
     for f, path in paths.items():
@@ -151,68 +202,64 @@ def feedback_names(files: list[str]) -> dict[str, str]:
     names = {}
     for stem, same in stems.items():
         if len(same) == 1:
-            names[same[0]] = stem
+            names[same[0]] = _safe_name(stem)
             continue
         common = Path(os.path.commonpath([str(paths[f].parent) for f in same]))
         for f in same:
-            names[f] = "__".join(paths[f].relative_to(common).with_suffix("").parts)
+            names[f] = _safe_name("__".join(paths[f].relative_to(common).with_suffix("").parts))
+    taken: dict[str, int] = {}
+    for f in sorted(names):  # names that became equal once made safe stay apart
+        n = taken.setdefault(names[f], 0)
+        taken[names[f]] += 1
+        if n:
+            names[f] = f"{names[f]}-{n + 1}"
     return names
 
 
-def grade_in_parallel(paths: list[str], workers: int) -> list[FileResult]:
-    """Grade ``paths`` on ``workers`` processes forked from this one (they inherit the compiled
-    checker).  A worker that dies takes only its own file down: the files it had not finished
-    are graded again, one process each, and the one that kills its process again is an error."""
-    from ..check.grade import FileResult
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, len(paths) // (workers * 16))
-    done: dict[str, FileResult] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        chunks = [paths[k:k + chunk] for k in range(0, len(paths), chunk)]
-        futures = [pool.submit(_grade_many, c) for c in chunks]
-        for c, future in zip(chunks, futures):
-            try:
-                done.update(zip(c, future.result()))
-            except BrokenProcessPool:
-                continue
-    for path in paths:
-        if path not in done:
-            with ProcessPoolExecutor(max_workers=1, mp_context=context) as alone:
-                try:
-                    done[path] = alone.submit(_grade_many, [path]).result()[0]
-                except BrokenProcessPool:
-                    done[path] = FileResult(path, "error", error="the grading process died on this file "
-                                                                 "(out of memory or killed); the other files are graded")
-    return [done[p] for p in paths]
+def _safe_name(name: str) -> str:
+    return "".join("_" if (ord(c) < 32 or c in '/\\:*?"<>|' or 0xD800 <= ord(c) <= 0xDFFF) else c for c in name) \
+        or "_"
 
 
-def _grade_many(paths: list[str]) -> list[FileResult]:
-    results = [_grade(p) for p in paths]
-    if _json_in_workers:  # each worker writes its files' JSON: the parent only joins them
-        for r in results:
-            r.json_text = json.dumps(r.as_json(), ensure_ascii=False)
-    return results
-
-
-def json_report(results: list[FileResult], grading: str) -> str:
-    """``--format json``: one object.  One file: indented for people; a class: compact, each file's
-    part as its worker wrote it (json's indenting encoder is pure Python, ten times slower)."""
-    from ..check.outputs import totals
-    if len(results) == 1:
-        return json.dumps({"grading": grading, "files": [results[0].as_json()], "totals": totals(results)},
-                          indent=2, ensure_ascii=False)
-    files = ", ".join(getattr(r, "json_text", None) or json.dumps(r.as_json(), ensure_ascii=False) for r in results)
-    return (f'{{"grading": {json.dumps(grading, ensure_ascii=False)}, "files": [{files}], '
-            f'"totals": {json.dumps(totals(results), ensure_ascii=False)}}}')
-
-
-def _grade(path: str) -> FileResult:
+def _failed(path: str, why: str):
     from ..check.grade import FileResult
 
-    assert _checker is not None
+    return FileResult(path, "error", error=why)
+
+
+def _grade(path: str):
+    """Grade one file in a worker: its result, with its JSON and feedback files made here too
+    (in parallel, and a failure in them is this file's alone)."""
+    from ..check.grade import FileResult
+
+    run = _run
+    assert run is not None
     try:
-        return _checker.check_file(path)
+        result = run.checker.check_file(path)
+    except SymbackError as e:
+        result = FileResult(path, "error", error=str(e))
     except Exception as e:  # noqa: BLE001 - one file's failure is that file's verdict, never the run's
-        return FileResult(path, "error", error=f"internal error while grading: {type(e).__name__}: {e}")
+        result = FileResult(path, "error", error=f"internal error while grading: {type(e).__name__}: {e}")
+    if run.want_json:
+        result.json_text = json.dumps(result.as_json())
+    if run.feedback is not None:
+        _feedback(result, run)
+    return result
 
 
+def _feedback(result, run: _Run) -> None:
+    from ..check.grade import feedback_context
+    from ..report import exporters
+
+    stem = run.names[result.file] + ".feedback"
+    context = feedback_context(result, run.checker.model.digits)
+    files: dict[str, str | bytes] = {}
+    try:
+        files[f"{stem}.md"] = exporters.markdown_files("feedback", context, run.templates)["feedback.md"]
+        if run.pdf:
+            tex = exporters.latex_file("feedback", context, run.templates)["feedback.tex"]
+            files[f"{stem}.tex"] = tex
+            files[f"{stem}.pdf"] = exporters.pdf_file("feedback", tex)["feedback.pdf"]
+    except SymbackError as e:  # this student's feedback alone: the others are still written
+        result.feedback_error = f"feedback for {result.file}: {e}"
+    result.feedback = files

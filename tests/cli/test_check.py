@@ -78,30 +78,43 @@ def test_a_class_in_parallel_with_one_broken_file(tmp_path):
     assert shuffled.stdout == r.stdout
 
 
-def test_a_worker_that_dies_takes_only_its_own_file(tmp_path, monkeypatch):
+def test_a_worker_that_dies_takes_only_its_own_file(tmp_path):
     import os
+    import signal
 
-    import symback
-    from symback.check.grade import Checker
-    from symback.cli import check as command
+    from symback.check.pool import ClassPool
 
-    for k in range(10):
-        shutil.copy(EXAMPLES / "seed_solution.yaml", tmp_path / f"s{k:02d}.yaml")
-    (tmp_path / "s05.yaml").write_text("epochs: {}\n")  # the file whose grader will die
-    real = command._grade
+    def grade(path):
+        if path.endswith("s05"):
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer does
+        if path.endswith("s07"):
+            raise MemoryError
+        return ("graded", path)
 
-    def dies_on_s05(path):
-        if path.endswith("s05.yaml"):
-            os._exit(9)  # as if killed by the kernel (out of memory)
-        return real(path)
+    paths = [f"s{k:02d}" for k in range(10)]
+    with ClassPool(grade, lambda path, why: ("error", path, why), workers=2) as pool:
+        results = list(pool.results(paths))
+    assert [r[1] for r in results] == paths  # in order, every file
+    assert [r[0] for r in results] == ["graded"] * 5 + ["error", "graded", "error", "graded", "graded"]
+    assert "killed" in results[5][2] and "memory" in results[7][2]
 
-    monkeypatch.setattr(command, "_grade", dies_on_s05)
-    monkeypatch.setattr(command, "_checker", Checker(symback.load(SEED)))
-    paths = sorted(str(p) for p in tmp_path.glob("s*.yaml"))
-    results = command.grade_in_parallel(paths, workers=2)
-    assert [r.file for r in results] == paths
-    assert [r.verdict for r in results] == ["correct"] * 5 + ["error"] + ["correct"] * 4
-    assert "died" in results[5].error
+
+def test_a_file_past_its_time_costs_only_itself():
+    import time as clock
+
+    from symback.check.pool import ClassPool
+
+    def grade(path):
+        if path == "slow":
+            clock.sleep(60)
+        return ("graded", path)
+
+    started = clock.monotonic()
+    with ClassPool(grade, lambda path, why: ("error", path, why), workers=2, seconds=1) as pool:
+        results = list(pool.results(["a", "slow", "b", "c"]))
+    assert clock.monotonic() - started < 10
+    assert [r[0] for r in results] == ["graded", "error", "graded", "graded"]
+    assert "took longer than 1 s" in results[1][2]
 
 
 HOSTILE = [
@@ -265,15 +278,11 @@ def test_feedback_of_same_named_files_in_different_folders_stays_distinct(tmp_pa
     assert "collapsed-elementwise" in (tmp_path / "fb" / "bob__solution.feedback.md").read_text()
 
 
-def test_a_class_json_is_the_same_document_as_json_dumps_gives():
-    import symback
-    from symback.check.grade import Checker
-    from symback.check.outputs import totals
-    from symback.cli.check import json_report
-
-    checker = Checker(symback.load(SEED))
-    results = [checker.check_file(EXAMPLES / name) for name in ("seed_mistakes.yaml", "seed_solution.yaml")]
-    results[0].json_text = json.dumps(results[0].as_json(), ensure_ascii=False)  # as a worker writes it
-    text = json_report(results, "the rule")
-    expected = {"grading": "the rule", "files": [r.as_json() for r in results], "totals": totals(results)}
-    assert text == json.dumps(expected, ensure_ascii=False)
+def test_a_class_json_is_one_document_with_each_file_as_alone(tmp_path):
+    for name in ("a", "b"):
+        shutil.copy(EXAMPLES / f"seed_{'mistakes' if name == 'a' else 'solution'}.yaml", tmp_path / f"{name}.yaml")
+    whole = json.loads(run("check", SEED, "a.yaml", "b.yaml", "--format", "json", cwd=tmp_path).stdout)
+    alone = json.loads(run("check", SEED, "a.yaml", "--format", "json", cwd=tmp_path).stdout)
+    assert whole["files"][0] == alone["files"][0]
+    assert whole["totals"] == {"files": 2, "correct": 1, "mistakes": 1, "error": 0}
+    assert whole["grading"] == alone["grading"]
