@@ -89,7 +89,7 @@ class Staging:
     def write(self, path: Path, content: str | bytes) -> None:
         """Stage the whole of ``path``."""
         fd = self._temporary(path)
-        data = content.encode("utf-8") if isinstance(content, str) else content
+        data = content.encode("utf-8", "backslashreplace") if isinstance(content, str) else content
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -99,7 +99,8 @@ class Staging:
     def open(self, path: Path):
         """A text file (UTF-8) staged for ``path``, to write into as the run goes; write errors
         surface as `OutputError` from `write_line`."""
-        handle = _StagedText(os.fdopen(self._temporary(path), "w", encoding="utf-8", newline=""), Path(path))
+        handle = _StagedText(os.fdopen(self._temporary(path), "w", encoding="utf-8", errors="backslashreplace",
+                                       newline=""), Path(path))
         self.handles.append(handle)
         return handle
 

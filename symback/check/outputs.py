@@ -116,7 +116,7 @@ def totals(results: list[FileResult]) -> dict:
 
 
 # -- text for a terminal, a CI log, XML -----------------------------------------------------------------
-_UNSEEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(s: str) -> str:

@@ -83,18 +83,51 @@ _TEX_PATTERN = re.compile("|".join(re.escape(k) for k in sorted({**_TEX_UNICODE,
                                                                         reverse=True)))
 
 
+# what pdflatex sets from UTF-8 with the T1 fonts (Latin-1 and Latin Extended-A); the rest is shown as its code
+_TEX_SETTABLE = re.compile(r"[^\x20-\x7e\u00a0-\u017f]")
+
+
+def _unsettable(c: str) -> str:
+    if c in "\t\n":
+        return " "
+    if 0xD800 <= ord(c) <= 0xDFFF:  # an undecodable byte of a file name
+        return r"\texttt{[?]}"
+    return rf"\texttt{{[U+{ord(c):04X}]}}"
+
+
 def tex(value) -> str:
-    """Plain text (a sentence, a note, a title) escaped for LaTeX."""
+    """Plain text (a sentence, a note, a title, what a student wrote) escaped for LaTeX: its
+    special characters, the Unicode symback's sentences use, and anything else TeX cannot set
+    (an emoji, CJK, a control character) shown as its code point — never fatal to the document."""
     table = {**_TEX_UNICODE, **_TEX_SPECIAL}
-    return _TEX_PATTERN.sub(lambda m: table[m.group(0)], str(value))
+    text = _TEX_PATTERN.sub(lambda m: "\0" + table[m.group(0)] + "\0", str(value).replace("\0", ""))
+    parts = text.split("\0")  # the replacements (odd parts) are TeX already; the rest may hold anything
+    return "".join(part if k % 2 else _TEX_SETTABLE.sub(lambda m: _unsettable(m.group()), part)
+                   for k, part in enumerate(parts))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+
+
+def _decodable(text: str) -> str:
+    """A file name's undecodable bytes (held as lone surrogates) as ``\\xNN`` text."""
+    return _UNDECODABLE.sub(lambda m: f"\\x{(ord(m.group()) - 0xDC00) & 0xFF:02x}", text)
 
 
 def md(value) -> str:
-    """Plain text escaped for Markdown (also inside a table cell)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(value))
+    """Plain text escaped for Markdown (also inside a table cell): no live HTML, no line break."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(_decodable(str(value)).splitlines()))
+
+
+def code(value) -> str:
+    """Text as a Markdown code span that nothing in it can end (a fence longer than any run of
+    backticks in it), safe in a table cell; HTML in a code span is shown, never run."""
+    text = " ".join(_decodable(str(value)).replace("\x00", "").splitlines()).replace("|", "\\|")
+    runs = [len(r) for r in re.findall("`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def math(value) -> str:
@@ -113,4 +146,4 @@ def sentence(value) -> str:
     return value[:1].upper() + value[1:]
 
 
-FILTERS = {"tex": tex, "md": md, "math": math, "mermaid": mermaid, "sentence": sentence}
+FILTERS = {"tex": tex, "md": md, "code": code, "math": math, "mermaid": mermaid, "sentence": sentence}
