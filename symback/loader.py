@@ -38,6 +38,12 @@ def load(path: str | Path, model: str | None = None) -> Model:
         if e.file is None:
             e.file, e.line = shown, _line_in(e, shown)
         raise
+    except SystemExit as e:
+        raise ModelError(f"the model file exits (sys.exit({e.code!r})) before it defines a Model; a model file "
+                         "defines the network and ends with `model = Model(loss, ...)`", file=shown,
+                         line=_line_in(e, shown)) from None
+    except RecursionError:
+        raise ModelError("the model file recurses too deeply (RecursionError)", file=shown) from None
     except NameError as e:
         raise ModelError(_unknown_name(e, scope), file=shown, line=_line_in(e, shown)) from None
     except Exception as e:  # noqa: BLE001 - any error in the user's program is reported as one line

@@ -17,6 +17,7 @@ import sympy as sp
 from .engine.graph import Tensor, _located, topological_order, user_frame
 from .engine.values import exact_scalar
 from .errors import ModelError, OptionError
+from .limits import LR_RANGE, MAX_DEPTH, MAX_EPOCHS, MAX_OPERATIONS, MAX_STEPS
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 RELU_CONVENTIONS = (sp.Integer(0), sp.Rational(1, 2), sp.Integer(1))
@@ -48,6 +49,7 @@ class Model:
             raise _located(
                 ModelError, f"the loss {loss.describe()} is {loss.shape[0]}×{loss.shape[1]}; it must be a scalar "
                 "(1×1): reduce it with sum() or mean()")
+        _check_size(loss)
         self.loss = loss
         self.name = name
         self.title = title
@@ -74,15 +76,18 @@ class Model:
                     number = exact_scalar(value)
                 except ModelError:
                     raise _located(OptionError, f"{key} must be a number, not {value!r}") from None
-                low_ok = number > 0 if key in ("lr", "eps") else number >= 0
-                if not low_ok or (key != "lr" and key != "eps" and number >= 1):
-                    bound = "positive" if key in ("lr", "eps") else "in [0, 1)"
-                    raise _located(OptionError, f"{key} must be {bound}, not {value}")
+                if key == "lr":
+                    low, high = LR_RANGE
+                    if not low <= number <= high:
+                        raise _located(OptionError, f"lr must be between {low:g} and {high:g}, not {value}")
+                else:
+                    low_ok = number > 0 if key == "eps" else number >= 0
+                    if not low_ok or number >= 1:
+                        bound = "in (0, 1)" if key == "eps" else "in [0, 1)"
+                        raise _located(OptionError, f"{key} must be {bound}, not {value}")
                 value = number
             elif key == "epochs":
-                if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-                    raise _located(OptionError, f"epochs must be a whole number ≥ 0, not {value!r}")
-                value = int(value)
+                value = _checked_epochs(value, self.loss if hasattr(self, "loss") else None)
             elif key == "digits":
                 if not isinstance(value, (int, np.integer)) or not 1 <= value <= 15:
                     raise _located(OptionError, f"digits must be a whole number from 1 to 15, not {value!r}")
@@ -193,7 +198,8 @@ class Model:
         """Run the training epochs; returns the `History` (what ``result.json`` holds)."""
         from .numeric.train import train
 
-        return train(self, epochs=self.epochs if epochs is None else epochs, lr=self.lr if lr is None else lr)
+        epochs = self.epochs if epochs is None else _checked_epochs(epochs, self.loss)
+        return train(self, epochs=epochs, lr=self.lr if lr is None else lr)
 
     def verify(self):
         """Check every gradient three ways (see ``verify.py``)."""
@@ -207,6 +213,37 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<Model {self.name or ''} params={[p.name for p in self.params]}>"
+
+
+def _checked_epochs(value, loss: Tensor | None) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value <= MAX_EPOCHS:
+        raise _located(OptionError, f"epochs must be a whole number from 0 to {MAX_EPOCHS:,}, not {value!r}")
+    value = int(value)
+    steps = value * (_samples(loss) if loss is not None else 1)
+    if steps > MAX_STEPS:
+        raise _located(OptionError, f"{value:,} epochs of {steps // value:,} samples are {steps:,} update steps; "
+                       f"symback trains at most {MAX_STEPS:,}")
+    return value
+
+
+def _samples(loss: Tensor) -> int:
+    return max((len(n.samples) for n in topological_order(loss) if n.kind == "data" and n.samples is not None),
+               default=1)
+
+
+def _check_size(loss: Tensor) -> None:
+    """Refuse a graph beyond `MAX_OPERATIONS` operations or `MAX_DEPTH` deep (see ``limits.py``)."""
+    order = topological_order(loss)
+    operations = sum(1 for n in order if n.kind == "op")
+    if operations > MAX_OPERATIONS:
+        raise _located(ModelError, f"the loss is built of {operations:,} operations; symback derives models of at "
+                       f"most {MAX_OPERATIONS:,}")
+    depth: dict[int, int] = {}
+    for n in order:
+        depth[id(n)] = 1 + max((depth[id(a)] for a in n.args), default=-1) if n.kind == "op" else 0
+    if depth[id(loss)] > MAX_DEPTH:
+        raise _located(ModelError, f"the loss is {depth[id(loss)]:,} operations deep; symback derives models at most "
+                       f"{MAX_DEPTH} deep (a layer like tanh(h @ W + b) is about 4)")
 
 
 def name_tensors(scope: dict) -> None:

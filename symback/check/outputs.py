@@ -8,10 +8,10 @@ the 0-based ``index``.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from ..numeric.formatting import number
+from ..printable import printable
 from .grade import FileResult, note
 
 SHOWN_DIGITS = 6
@@ -116,16 +116,6 @@ def totals(results: list[FileResult]) -> dict:
 
 
 # -- text for a terminal, a CI log, XML -----------------------------------------------------------------
-_UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def printable(s: str) -> str:
-    """Student text (a file name, what they wrote) safe to print: control characters, terminal
-    escapes, bidirectional overrides and undecodable bytes shown as escapes (``\\x1b``)."""
-    return _UNSEEN.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii")
-                       if not 0xD800 <= ord(m.group()) <= 0xDFFF else f"\\x{ord(m.group()) - 0xDC00:02x}", s)
-
-
 def _xml_text(s: str) -> str:
     """Text XML 1.0 can hold: characters it forbids become U+FFFD."""
     return "".join(c if c in "\t\n\r" or (" " <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd")

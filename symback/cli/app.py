@@ -7,8 +7,11 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import SymbackError
+from ..limits import size_rule
+from ..printable import printable
 
 try:  # typer up to 0.2x depends on click; later versions carry their own copy
     from click.exceptions import ClickException
@@ -53,6 +56,11 @@ def _stop(signum, frame) -> None:
     raise Stopped(signum)
 
 
+def _error(message: str) -> None:
+    """One line on stderr; the message (a path, a student's text) is shown as written, never as markup."""
+    stderr.print(f"[bold red]error:[/] {escape(printable(message))}", markup=True, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the ``symback`` console script."""
     signal.signal(signal.SIGINT, _stop)
@@ -66,8 +74,14 @@ def main() -> None:
         stderr.print(f"{what}: {_NOTHING_HALF}")
         sys.exit(128 + e.signum)
     except SymbackError as e:
-        stderr.print(f"[bold red]error:[/] {e}", markup=True, soft_wrap=True)
+        _error(str(e))
         sys.exit(e.exit_code)
+    except RecursionError:  # a model nested deeper than SymPy's recursive algorithms go
+        _error(f"the model's expressions are nested too deeply to derive; {size_rule()}")
+        sys.exit(2)
+    except MemoryError:
+        _error(f"out of memory: the model is too large for this machine; {size_rule()}")
+        sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:  # end of input at a prompt

@@ -90,12 +90,12 @@ def check(
         annotations,
         file_report,
         junit_suite,
-        printable,
         summary_line,
         totals_line,
     )
     from ..check.pool import ClassPool
     from ..check.rubric import gradebook_head, gradebook_row, load_rubric
+    from ..printable import printable
 
     global _run
     if format not in ("text", "json"):

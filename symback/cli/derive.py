@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import OptionError, SymbackError
+from ..limits import LR_RANGE, MAX_EPOCHS, size_rule
 from ..loader import load
 from ..numeric.printing import text
 from ..report import document, exporters
 from ..report import result as result_json
 from ..report.pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
 from ..resources import seed_example
+from .options import override
 
 console = Console(highlight=False)
 
@@ -27,9 +29,11 @@ def derive(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder. Default: reports/<model-name>/.")] = None,
     format: Annotated[str, typer.Option("--format", help="Terminal output: text or json.")] = "text",  # noqa: A002
-    epochs: Annotated[int | None, typer.Option(help="Override the model's number of epochs.")] = None,
-    lr: Annotated[str | None, typer.Option(help="Override the learning rate (e.g. 0.1 or 1/10).")] = None,
-    digits: Annotated[int | None, typer.Option(help="Digits shown after rounding (1-15).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the model's number of epochs.", min=0,
+                                               max=MAX_EPOCHS)] = None,
+    lr: Annotated[str | None, typer.Option(
+        help=f"Override the learning rate (e.g. 0.1 or 1/10; {LR_RANGE[0]:g} to {LR_RANGE[1]:g}).")] = None,
+    digits: Annotated[int | None, typer.Option(help="Digits shown after rounding.", min=1, max=15)] = None,
     relu_grad_at_zero: Annotated[
         str | None, typer.Option("--relu-grad-at-zero", help="relu'(0): 0 (PyTorch), 1/2 or 1.")
     ] = None,
@@ -50,12 +54,14 @@ def derive(
     Writes derivation.md (with loss.svg), derivation.tex, derivation.pdf and result.json.
     Exit code 0: all gradients verified; 1: a gradient failed verification; 2: bad input;
     3: --pdf asked for and no TeX engine (the other files are still written).
+
+    Sizes: {sizes}.
     """
     if format not in ("text", "json"):
         raise OptionError(f"--format must be text or json, not {format!r}")
     path = model_file or seed_example()
     model = load(path, model=model_name)
-    model.configure(epochs=epochs, lr=lr, digits=digits, relu_grad_at_zero=relu_grad_at_zero)
+    override(model, epochs=epochs, lr=lr, digits=digits, relu_grad_at_zero=relu_grad_at_zero)
 
     if tex_engine not in ENGINES:
         raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {tex_engine!r}")
@@ -91,6 +97,9 @@ def derive(
         for line in verification.failures():
             typer.echo(f"verification failed: {line}", err=True)
         raise typer.Exit(1)
+
+
+derive.__doc__ = derive.__doc__.replace("{sizes}", size_rule())
 
 
 def _summary(model, result, verification, history) -> None:

@@ -13,12 +13,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..errors import OptionError
+from ..files import write_together
+from ..limits import MAX_VARIANTS, size_rule
 from ..loader import load
 from ..numeric.formatting import number
 from ..report import exporters
 from ..report import worksheet as ws
 from ..report.pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
 from ..resources import seed_example
+from .options import override
 
 console = Console(highlight=False)
 
@@ -29,10 +32,11 @@ def worksheet(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder. Default: worksheets/<model-name>/.")] = None,
     variants: Annotated[
-        int | None, typer.Option(help="Make N variants with fresh nice initial values, each in variant-NN/.")
+        int | None, typer.Option(help="Make N variants with fresh nice initial values, each in variant-NN/.",
+                                 min=1, max=MAX_VARIANTS)
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the variants (the same seed gives the same variants).")] = 0,
-    digits: Annotated[int | None, typer.Option(help="Significant digits asked for and shown (1-15).")] = None,
+    digits: Annotated[int | None, typer.Option(help="Significant digits asked for and shown.", min=1, max=15)] = None,
     model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
     pdf: Annotated[
         bool | None,
@@ -47,12 +51,14 @@ def worksheet(
     and the filled answers file; with --variants N, one set per variant.
 
     Exit code 0: written; 2: bad input; 3: --pdf asked for and no TeX engine.
+
+    Sizes: {sizes}.
     """
     if tex_engine not in ENGINES:
         raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {tex_engine!r}")
     path = model_file or seed_example()
     model = load(path, model=model_name)
-    model.configure(digits=digits)
+    override(model, digits=digits)
     folder = out or Path("worksheets") / model.name
     source = path.read_text(encoding="utf-8")
 
@@ -111,12 +117,12 @@ def worksheet(
         console.print(f"PDF skipped ({'--no-pdf' if pdf is False else INSTALL_HINT})")
 
 
+worksheet.__doc__ = worksheet.__doc__.replace("{sizes}", size_rule())
+
+
 def _write(files: dict[Path, str | bytes]) -> None:
-    by_folder: dict[Path, dict[str, str | bytes]] = {}
-    for p, content in files.items():
-        by_folder.setdefault(p.parent, {})[p.name] = content
-    for where in sorted(by_folder):
-        exporters.write_files(where, by_folder[where])
+    """Every file of the run, all variants, put in place together (or none: see ``files.py``)."""
+    write_together({p: files[p] for p in sorted(files)})
 
 
 def _summary(model, rows, folder: Path, count: int) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError
+from ..limits import MAX_ENTRIES
 
 Value = sp.ImmutableMatrix | np.ndarray
 
@@ -52,7 +53,21 @@ def exact_scalar(x: object) -> sp.Rational:
 
 
 def to_matrix(value: object) -> Value:
-    """A value as a 2-D matrix: a scalar is 1x1, a flat list a column, a list of lists a matrix."""
+    """A value as a 2-D matrix: a scalar is 1x1, a flat list a column, a list of lists a matrix.
+
+    Raises `ModelError` for what is not a matrix of numbers, a dimension of size 0, or more than
+    `MAX_ENTRIES` entries."""
+    matrix = _matrix(value)
+    rows, columns = matrix.shape
+    if rows == 0 or columns == 0:
+        raise ModelError(f"the value is {rows}×{columns}: a tensor needs at least one row and one column")
+    if rows * columns > MAX_ENTRIES:
+        raise ModelError(f"the value is {rows}×{columns} ({rows * columns:,} entries); symback works with tensors of "
+                         f"at most {MAX_ENTRIES:,} entries")
+    return matrix
+
+
+def _matrix(value: object) -> Value:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise ModelError(f"array of dtype {value.dtype} is not numeric")

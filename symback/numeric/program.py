@@ -80,6 +80,14 @@ def _mp_namespace() -> dict:
     mpf = mpmath.mpf
     zero_tol = ZERO_TOLERANCE
 
+    def real(v):  # as float64 does: a result that is not real is NaN (log(-1), (-1)**0.5)
+        return v if not isinstance(v, mpmath.mpc) else (v.real if v.imag == 0 else mpmath.nan)
+
+    def power(v, n):
+        if v == 0 and n < 0:  # 1/0: infinite, as in float64 (mpmath raises)
+            return mpmath.inf
+        return real(v**n)
+
     def elementwise(f):
         ufunc = np.frompyfunc(f, 1, 1)
         return lambda x: np.asarray(ufunc(x), dtype=object)
@@ -111,7 +119,7 @@ def _mp_namespace() -> dict:
     return {
         "_q": lambda p, q: mpf(p) / q,
         "_q_float": lambda p, q: mpf(p) / q,
-        "_pow": lambda x, n: np.asarray(np.frompyfunc(lambda v: v**n, 1, 1)(x), dtype=object),
+        "_pow": lambda x, n: np.asarray(np.frompyfunc(lambda v: power(v, n), 1, 1)(x), dtype=object),
         "_ones": ones,
         "_zeros": lambda r, c: np.full((r, c), mpf(0), dtype=object),
         "_const": lambda rows: np.array([[mpf(v) for v in row] for row in rows], dtype=object),
@@ -126,7 +134,7 @@ def _mp_namespace() -> dict:
         "_f_step": step,
         "_f_leaky_step": leaky_step,
         "_f_exp": elementwise(mpmath.exp),
-        "_f_log": elementwise(mpmath.log),
+        "_f_log": elementwise(lambda v: mpmath.log(v) if v >= 0 else mpmath.nan),
         "_f_softplus": elementwise(lambda v: mpmath.log(1 + mpmath.exp(v))),
     }
 

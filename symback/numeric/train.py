@@ -15,7 +15,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..engine.graph import Tensor
+from ..engine.graph import Tensor, describe_op
+from ..errors import ModelError
 from .optim import OPTIMIZERS
 from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, mp_sqrt, to_float, to_mp
 
@@ -118,6 +119,8 @@ def iter_steps(model, lr, precision: str):
         for leaf in sample_data:
             current[leaf] = convert(leaf.samples[sample])
         values, grads = program.full([current[leaf] for leaf in leaves], precision)
+        if k == 0:
+            defined_at_start(model, values)
         loss_value = float(values[model.loss][0, 0])
         with mpmath.workdps(DIGITS):
             updated = {p: optimizer.step(current[p], grads[p], states[p], sqrt) for p in trainable}
@@ -144,6 +147,30 @@ def iter_steps(model, lr, precision: str):
         yield record
         current.update(updated)
         k += 1
+
+
+def defined_at_start(model, values: dict) -> None:
+    """Raise `ModelError` if the loss is not a finite real number at the initial values (a log of a
+    negative parameter, a 0 divided by 0), naming the first operation whose value is not."""
+    for node in model.program.nodes:
+        value = np.asarray(to_float(values[node]))
+        if np.all(np.isfinite(value)) or any(not np.all(np.isfinite(to_float(values[a]))) for a in node.args):
+            continue
+        i, j = map(int, np.argwhere(~np.isfinite(value))[0])
+        what = f"{node.name} = {describe_op(node)}" if node.name else describe_op(node)
+        entry = "" if value.size == 1 else f" (entry [{i + 1}, {j + 1}])"
+        operands = ", ".join(f"{a.name or describe_op(a)} = {_fmt(_entry(values[a], i, j))}" for a in node.args
+                             if a.kind != "const")
+        kind = "not a real number" if np.isnan(value[i, j]) else "infinite"
+        raise ModelError(f"{what} is {kind} at the initial values{entry}"
+                         + (f", where {operands}" if operands else "")
+                         + "; the loss must be defined where training starts",
+                         file=str(model.source_path) if getattr(model, "source_path", None) else None)
+
+
+def _entry(value, i: int, j: int):
+    value = np.asarray(value)
+    return value[min(i, value.shape[0] - 1), min(j, value.shape[1] - 1)]
 
 
 def _sign(v, precision) -> int:

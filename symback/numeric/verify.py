@@ -27,6 +27,7 @@ from ..engine.explicit import explicit, tree_size
 from ..engine.expr import KINKED
 from .formatting import entry_text
 from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float
+from .train import defined_at_start
 
 #: at most this many trainable scalar entries are expanded symbolically
 EXACT_ENTRIES = 64
@@ -86,7 +87,9 @@ class Verification:
             for m in c.mismatches:
                 entry = entry_text(c.name, m.index[0], m.index[1], c.matrix.shape)
                 lines.append(f"∂L/∂{entry}: matrix form {m.matrix!r}, elementwise {m.elementwise!r}")
-            if c.fd_ok is False:
+            if c.fd_ok is False and c.fd_max_rel_err == float("inf"):
+                lines.append(f"∂L/∂{c.name}: finite differences gave NaN or infinity")
+            elif c.fd_ok is False:
                 lines.append(f"∂L/∂{c.name}: finite differences disagree (relative error {c.fd_max_rel_err:.3g})")
         return lines
 
@@ -97,7 +100,8 @@ def verify(model) -> Verification:
     d = model._derivation
     leaf_values = _first_step_values(model)
     with mpmath.workdps(DIGITS):
-        _, grads = program.full(leaf_values, MPMATH)
+        values, grads = program.full(leaf_values, MPMATH)
+        defined_at_start(model, values)
         elementwise = _elementwise(model, d, leaf_values, grads)
     fd = _finite_differences(model, leaf_values)
     checks = {}
@@ -391,6 +395,9 @@ def _finite_differences(model, leaf_values) -> dict:
                 kinks.append((i, j))
                 continue
             g = float(grads[p][i, j])
+            if not (np.isfinite(fd[i, j]) and np.isfinite(g)):  # NaN or infinity is no agreement
+                worst = float("inf")
+                continue
             scale = max(abs(g), abs(fd[i, j]), 1e-6)
             worst = max(worst, abs(fd[i, j] - g) / scale)
         result[p] = (fd, worst, kinks)

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import OptionError
 from ..resources import templates_dir
@@ -28,7 +29,12 @@ FORMATS = {"markdown": "md", "latex": "tex"}
 
 
 def environment(format: str, user_dir: Path | None = None) -> jinja2.Environment:  # noqa: A002
-    """The Jinja environment for ``format`` (``markdown`` or ``latex``)."""
+    """The Jinja environment for ``format`` (``markdown`` or ``latex``).
+
+    Jinja's immutable sandbox: a template (the bundled ones, or one from ``--templates`` that a
+    course shares) reads the document's values and calls their public methods, and nothing
+    else — no attribute starting with ``_``, no changing a list or dict, no ``range`` beyond
+    100,000; an attempt is an `OptionError` naming the template."""
     bundled = templates_dir()
     search = []
     if user_dir is not None:
@@ -41,7 +47,7 @@ def environment(format: str, user_dir: Path | None = None) -> jinja2.Environment
         # the bundled entry templates stay reachable as base/… for a user's template to extend
         jinja2.PrefixLoader({"base": jinja2.FileSystemLoader(str(bundled / format))}),
     ])
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=loader,
         block_start_string="((*", block_end_string="*))",
         variable_start_string="(((", variable_end_string=")))",
