@@ -63,6 +63,7 @@ class Staging:
     def __init__(self) -> None:
         self.staged: list[tuple[str, Path]] = []
         self.handles: list = []
+        self.made: list[Path] = []  # folders this run made, removed again if it writes nothing
 
     def __enter__(self) -> Staging:
         return self
@@ -78,7 +79,9 @@ class Staging:
         try:
             if path.is_dir():
                 raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+            missing = [f for f in (path.parent, *path.parent.parents) if not f.exists()]
             path.parent.mkdir(parents=True, exist_ok=True)
+            self.made += reversed(missing)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         except OSError as e:
             raise _output_error(e, path) from None
@@ -150,7 +153,12 @@ class Staging:
                 pass
         for tmp, _ in self.staged:
             Path(tmp).unlink(missing_ok=True)
-        self.staged, self.handles = [], []
+        for folder in reversed(self.made):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something else put a file there
+                pass
+        self.staged, self.handles, self.made = [], [], []
 
 
 class _StagedText:

@@ -62,3 +62,39 @@ def test_output_files_get_the_usual_mode(tmp_path):
     write_atomic(tmp_path / "a.txt", "x")
     (tmp_path / "b.txt").write_text("x")  # what open() gives
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777
+
+
+def test_a_rename_failing_midway_rolls_back_the_ones_done(tmp_path, monkeypatch):
+    import errno
+
+    from symback.files import OutputError
+
+    write_together({tmp_path / "a.md": "old a", tmp_path / "b.md": "old b"})
+    real_replace, calls = os.replace, []
+
+    def replace_fails_second(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EROFS, "Read-only file system")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_fails_second)
+    with pytest.raises(OutputError, match=r"cannot write .*b\.md: the file system is read-only; nothing was changed"):
+        write_together({tmp_path / "a.md": "new a", tmp_path / "b.md": "new b", tmp_path / "new" / "c.md": "c"})
+    assert (tmp_path / "a.md").read_text() == "old a" and (tmp_path / "b.md").read_text() == "old b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.md"]  # no temporary, no new folder
+
+
+def test_a_full_disk_is_one_error_naming_the_file(tmp_path, monkeypatch):
+    import errno
+
+    from symback.files import OutputError, Staging
+
+    write_together({tmp_path / "a.md": "old a"})
+    with pytest.raises(OutputError, match=r"^cannot write .*log\.xml: the disk is full; nothing was changed$"):
+        with Staging() as out:
+            out.write(tmp_path / "a.md", "new a")
+            log = out.open(tmp_path / "log.xml")
+            monkeypatch.setattr(log.file, "write", lambda text: (_ for _ in ()).throw(OSError(errno.ENOSPC, "")))
+            log.write("<testsuites>")
+    assert (tmp_path / "a.md").read_text() == "old a" and sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]

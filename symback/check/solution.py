@@ -55,7 +55,7 @@ METADATA = ("student", "name", "notes")  # tolerated, not returned
 _CORE = "tag:yaml.org,2002:"
 STR, INT, FLOAT, NULL, BOOL = (_CORE + t for t in ("str", "int", "float", "null", "bool"))
 ALLOWED_TAGS = frozenset({STR, INT, FLOAT, NULL, BOOL, _CORE + "seq", _CORE + "map"})
-_EPOCH_KEY = re.compile(r"(\d+)(?:\.(\d+))?")  # "1", or "1.2" for epoch 1, sample 2
+_EPOCH_KEY = re.compile(r"([0-9]+)(?:\.([0-9]+))?")  # "1", or "1.2" for epoch 1, sample 2; ASCII digits, as in values
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,9 @@ _TEX_UNICODE = {
     "…": r"\dots{}", "–": "--", "—": "---", "≈": r"$\approx$", "√": r"$\surd$",
 }
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
+                # brackets braced: text after a line break \\ must not read as its optional [length]
+                "[": "{[}", "]": "{]}"}
 _TEX_PATTERN = re.compile("|".join(re.escape(k) for k in sorted({**_TEX_UNICODE, **_TEX_SPECIAL}, key=len,
                                                                         reverse=True)))
 

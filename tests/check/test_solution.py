@@ -282,6 +282,8 @@ def test_formulas_must_be_text(seed):
     ('"1.2"', "'1.2': this model has no per-sample data; write the epoch as 1"),
     ("1.2", "'1.2': this model has no per-sample data"),
     ("true", "'true' is not an epoch"),
+    ('"١"', "'١' is not an epoch"),  # digits as in values: ASCII (an Arabic-Indic 1 is no epoch, as ١ is no value)
+    ('"１"', "'１' is not an epoch"),
 ])
 def test_epoch_keys(seed, key, expected):
     refused(f"epochs:\n  {key}: {{forward: {{out: 1}}}}\n", seed, expected)
