@@ -306,7 +306,7 @@ def report(depth, width, call_times, e2e, train, grading_times, long, files, ops
                     "faster)" if train["symback"] < train["pytorch"] else
                     f"{_s(train['symback'])} vs {_s(train['pytorch'])}", train["symback"] < train["pytorch"]))
 
-    varied, halves = (statistics.median(grading_times[c]["now"]) for c in ("varied", "halves"))
+    varied, halves, hostile = (statistics.median(grading_times[c]["now"]) for c in ("varied", "halves", "hostile"))
     before = statistics.median(grading_times["halves"]["before"])
     lines += ["## 6. Grading", "",
               f"Classes of {files:,} hand solutions of the seed exercise through one `symback check` process on all "
@@ -317,7 +317,10 @@ def report(depth, width, call_times, e2e, train, grading_times, long, files, ops
               f"| varied: every value of three epochs, right to 3–5 digits, truncated, with a slip, or the classic "
               f"mistakes carried through | **{varied:.1f} s** | cannot read δ | |",
               f"| half the bundled correct solution, half the one with mistakes (the earlier benchmark) | "
-              f"**{halves:.1f} s** | {before:.1f} s | {before / halves:.1f}× faster |", "",
+              f"**{halves:.1f} s** | {before:.1f} s | {before / halves:.1f}× faster |",
+              f"| the varied class with {grading.HANGING} files whose formula would hang the grader (each stopped "
+              f"at its 5 s budget: 'could not decide') | **{hostile:.1f} s** | hung | {hostile / varied:.2f}× the "
+              "varied class |", "",
               f"A {grading.LONG_EPOCHS}-epoch solution file of the seed, every value written ({long['values']:,} "
               f"values): **{long['alone']:.2f} s** to grade (the true training replayed at 50 digits included), "
               f"{long['process']:.2f} s as a whole `symback check` process.", ""]

@@ -12,6 +12,7 @@ travels back pickled through a pipe; past the budget the caller gets `BudgetErro
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import resource
@@ -20,9 +21,19 @@ import signal
 import time
 from collections.abc import Callable
 
-#: seconds and bytes one formula may take (beyond what the process already holds)
+#: seconds and bytes one formula may take at most (beyond what the process already holds)
 FORMULA_SECONDS = 5.0
 FORMULA_MEMORY = 2 * 2**30
+#: a formula may take this many times what judging the derived gradient itself takes, and at least
+#: `FORMULA_FLOOR` s: the seed's budget is 1 s (its formulas take 0.04 s), an 8-layer chain's 5 s (0.5 s)
+FORMULA_FACTOR = 10
+FORMULA_FLOOR = 1.0
+
+
+def formula_seconds(reference: float) -> float:
+    """The time budget of one formula of a model whose own gradient formula is judged in
+    ``reference`` seconds: `FORMULA_FACTOR` × that, within [`FORMULA_FLOOR`, `FORMULA_SECONDS`]."""
+    return min(FORMULA_SECONDS, max(FORMULA_FLOOR, math.ceil(FORMULA_FACTOR * reference * 10) / 10))
 
 
 class BudgetError(Exception):

@@ -13,6 +13,7 @@ once per model.
 from __future__ import annotations
 
 import random
+import time
 
 import mpmath
 import numpy as np
@@ -25,7 +26,7 @@ from ..numeric.formatting import entry_text, number
 from ..numeric.printing import code
 from ..numeric.program import to_mp
 from . import mistakes
-from .budget import BudgetError, bounded
+from .budget import FORMULA_SECONDS, BudgetError, bounded, formula_seconds
 from .claims import SLACK
 from .formula import parse_formula
 from .judge import Judged
@@ -48,6 +49,7 @@ class FormulaJudge:
         self._memo: dict = {}
         self._points: list | None = None
         self._closed: dict = {}
+        self.seconds = FORMULA_SECONDS  # one formula's time budget, set to the model's size by _prepare
 
     def judge(self, f) -> Judged:
         expected = self.expected(f.name)
@@ -56,7 +58,7 @@ class FormulaJudge:
         if key not in self._memo:
             self._prepare()
             try:  # SymPy can work without end on a hostile formula: the kernel bounds it
-                self._memo[key] = bounded(self._judge, f.name, f.text)
+                self._memo[key] = bounded(self._judge, f.name, f.text, seconds=self.seconds)
             except BudgetError as e:
                 self._memo[key] = ("error", f"could not decide: the comparison {e}", None, None)
             except Exception as e:  # noqa: BLE001 - one formula's failure is that formula's verdict, never the file's
@@ -76,6 +78,12 @@ class FormulaJudge:
         for m in self.checker.catalogue.mistakes:
             for name in names:
                 self._mutated(m, name)
+        slowest = 0.0
+        for name in names:  # what judging a right formula takes here sets what any formula may take
+            started = time.process_time()
+            self._judge(name, self.expected(name))
+            slowest = max(slowest, time.process_time() - started)
+        self.seconds = formula_seconds(slowest)
 
     def expected(self, name: str) -> str:
         """The derived gradient as a solution file writes it."""

@@ -214,3 +214,11 @@ def test_softmax_and_leaky_relu_read_as_the_worksheet_writes_them():
     assert {a.fn for a in leaky.atoms(Apply)} == {"leaky_step", "leaky_relu"}
     with pytest.raises(SolutionError, match="leaky_relu is written leaky_relu"):
         parse_formula("leaky_relu(z)", {"z": z})
+
+
+def test_a_formula_budget_follows_the_model_size():
+    from symback.check.budget import FORMULA_FLOOR, FORMULA_SECONDS, formula_seconds
+
+    assert formula_seconds(0.04) == FORMULA_FLOOR == 1.0  # the seed: its formulas take a few ms
+    assert formula_seconds(0.21) == 2.1
+    assert formula_seconds(0.53) == FORMULA_SECONDS == 5.0  # an 8-layer chain: capped

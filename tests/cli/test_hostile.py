@@ -119,9 +119,10 @@ def test_student_text_is_data_in_feedback_and_a_hanging_formula_costs_only_its_f
     result = json.loads(r.stdout)  # stdout is the JSON alone, the annotations beside it on stderr
     assert "::error file=formula-hang.yaml" in r.stderr
     by_name = {Path(f["file"]).name: f for f in result["files"]}
-    for name in ("formula-hang.yaml", "formula-blowup.yaml"):  # past the 5 s budget: that item only
+    for name in ("formula-hang.yaml", "formula-blowup.yaml"):  # past the budget (1 s to 5 s): that item only
         (item,) = by_name[name]["items"]
-        assert item["status"] == "error" and item["reason"] == "could not decide: the comparison took longer than 5 s"
+        assert item["status"] == "error"
+        assert re.fullmatch(r"could not decide: the comparison took longer than [1-5](\.\d)? s", item["reason"])
     assert [by_name[f"ok{k}.yaml"]["verdict"] for k in (1, 2)] == ["correct", "correct"]
     assert by_name["value-on-two-lines.yaml"]["verdict"] == "correct"  # 1.5 + 0.472 is out = 1.972 to its digits
     ET.parse(tmp_path / "j.xml")
