@@ -40,7 +40,7 @@ class BudgetError(Exception):
     """The work took longer, or more memory, than it was allowed; the message says which."""
 
 
-def _address_space() -> int:
+def address_space() -> int:
     """Bytes of address space this process holds now (what RLIMIT_AS counts)."""
     try:
         with open("/proc/self/statm") as f:
@@ -49,17 +49,32 @@ def _address_space() -> int:
         return 0
 
 
+def die_with_parent() -> None:
+    """Linux: the kernel kills this (forked) process when its parent dies, even by SIGKILL, so
+    that no worker or formula process runs on for nobody."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the call
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
 def bounded(fn: Callable, *args, seconds: float = FORMULA_SECONDS, memory: int = FORMULA_MEMORY):
     """``fn(*args)`` in a forked child with at most ``seconds`` of wall time and ``memory`` bytes
     more than this process holds; its result (picklable), or `BudgetError`.  An exception in
     ``fn`` is raised here again as it was."""
     read, write = os.pipe()
-    limit = _address_space() + memory
+    limit = address_space() + memory
     pid = os.fork()
     if pid == 0:  # the child: limits first, then the work; it never returns into the caller's code
         code = 0
         try:
             os.close(read)
+            die_with_parent()
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:

@@ -19,11 +19,15 @@ import os
 import pickle
 import resource
 import select
+import shutil
 import signal
 import struct
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from .budget import address_space, die_with_parent
 
 #: a file's wall-time budget, and the memory a worker may take beyond what the parent holds
 FILE_SECONDS = 300.0
@@ -58,19 +62,12 @@ def _receive(fd: int):
     return None if data is None else pickle.loads(data)
 
 
-def _address_space() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return 0
-
-
 @dataclass
 class _Worker:
     pid: int
     tasks: int  # the parent writes paths here
     results: int  # and reads (path, result) here
+    scratch: str  # its temporary folder (TeX's work, …), removed with it
     path: str | None = None  # the file it is grading
     deadline: float = 0.0
 
@@ -104,11 +101,15 @@ class ClassPool:
     def _spawn(self) -> _Worker:
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
-        limit = _address_space() + self.memory
+        limit = address_space() + self.memory
+        scratch = tempfile.mkdtemp(prefix="symback-worker-")
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
+                os.setpgid(0, 0)  # a group of its own: ending it ends what it started (TeX, a formula's child)
+                die_with_parent()
+                tempfile.tempdir = os.environ["TMPDIR"] = scratch
                 os.close(task_write)
                 os.close(result_read)
                 for w in self.workers:  # the other workers' pipes are not this one's
@@ -138,7 +139,11 @@ class ClassPool:
                 os._exit(code)
         os.close(task_read)
         os.close(result_write)
-        worker = _Worker(pid, task_write, result_read)
+        try:
+            os.setpgid(pid, pid)  # also here: whichever of the two runs first, the group exists
+        except OSError:
+            pass
+        worker = _Worker(pid, task_write, result_read, scratch)
         self.workers.append(worker)
         return worker
 
@@ -148,14 +153,16 @@ class ClassPool:
                 os.close(fd)
             except OSError:
                 pass
+        _kill_group(w.pid)
         try:
-            os.kill(w.pid, signal.SIGKILL)
+            os.kill(w.pid, signal.SIGKILL)  # not reaped yet: the pid is still this worker's
         except ProcessLookupError:
             pass
         try:
             os.waitpid(w.pid, 0)
         except ChildProcessError:
             pass
+        shutil.rmtree(w.scratch, ignore_errors=True)
 
     def _replace(self, w: _Worker) -> None:
         self._end(w)
@@ -213,8 +220,17 @@ class ClassPool:
                 os.close(fd)
             except OSError:
                 pass
+        _kill_group(w.pid)  # what it had started, if anything outlived it
+        shutil.rmtree(w.scratch, ignore_errors=True)
         self.workers.remove(w)
-        w.why = None
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL to the worker's process group: the worker, if not yet reaped, and all it started."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _death(pid: int) -> str:

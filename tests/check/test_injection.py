@@ -87,3 +87,40 @@ def test_a_hostile_file_is_refused(checker, tmp_path, monkeypatch, content):
     result = _check(checker, tmp_path, monkeypatch, content)
     assert result.verdict == "error", result.items
     assert "evil.yaml" in result.error and "\n" not in result.error
+
+
+# -- a file's NAME is the payload: every output that shows it stays in its place ---------------------------
+
+def _names():
+    from hypothesis import strategies as st
+
+    # any code point a file name can hold (surrogates stand for undecodable bytes), with the pieces of
+    # workflow commands, XML, markup and terminal escapes mixed in
+    pieces = st.sampled_from(["\n::add-mask::x\n", "::warning file=README.md::", ",title=", "%0A", "\r", "\x1b[31m",
+                              "[/b]", "<![CDATA[", "]]>", "&amp;", "\x00", "\udce9", "\u202e", "张伟", "😀"])
+    any_char = st.characters(blacklist_categories=[])
+    return st.lists(st.one_of(pieces, st.text(any_char, max_size=5)), max_size=8).map("".join)
+
+
+def test_any_file_name_is_one_annotation_line_and_valid_junit():
+    import xml.etree.ElementTree as ET
+
+    from hypothesis import given, settings
+
+    from symback.check.grade import FileResult
+    from symback.check.outputs import annotations, junit_suite
+    from symback.printable import printable
+
+    @settings(max_examples=300, deadline=None)
+    @given(_names(), _names())
+    def check(name, why):
+        r = FileResult(file=name, verdict="error", error=why)
+        (line,) = annotations(r)
+        assert "\n" not in line and "\r" not in line
+        prop, _, message = line.partition("::")[2].partition("::")
+        assert prop.startswith("error file=") and ":" not in prop[len("error file="):] and "," not in prop
+        ET.fromstring("<testsuites>" + junit_suite(r) + "</testsuites>")
+        shown = printable(name)
+        assert not any(c < " " or "\x7f" <= c <= "\x9f" or "\ud800" <= c <= "\udfff" for c in shown)
+
+    check()
