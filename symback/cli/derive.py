@@ -128,9 +128,11 @@ def _summary(model, result, verification, history) -> None:
         checks.add_column(column)
     for name, c in verification.params.items():
         elementwise = {True: f"agrees ({c.elementwise_method})", False: "DISAGREES", None: f"skipped: {c.reason}"}
-        fd = "—" if c.fd_max_rel_err is None else f"rel. err {c.fd_max_rel_err:.1e}"
+        fd = "not judged" if c.fd_max_rel_err is None else f"rel. err {c.fd_max_rel_err:.1e}"
         if c.kinks:
             fd += f" ({len(c.kinks)} at a kink, not judged)"
+        if c.fd_undefined:
+            fd += f" (NaN at {len(c.fd_undefined)})"
         checks.add_row(name, elementwise[c.elementwise_ok], fd, "[green]ok[/]" if c.ok else "[red]FAILED[/]")
     console.print(checks)
 

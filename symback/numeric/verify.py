@@ -67,6 +67,7 @@ class ParamCheck:
     kinks: list[tuple[int, int]] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
     reason: str = ""
+    fd_undefined: list[tuple[int, int]] = field(default_factory=list)  # a difference NaN or infinite there
 
     @property
     def ok(self) -> bool:
@@ -87,8 +88,9 @@ class Verification:
             for m in c.mismatches:
                 entry = entry_text(c.name, m.index[0], m.index[1], c.matrix.shape)
                 lines.append(f"∂L/∂{entry}: matrix form {m.matrix!r}, elementwise {m.elementwise!r}")
-            if c.fd_ok is False and c.fd_max_rel_err == float("inf"):
-                lines.append(f"∂L/∂{c.name}: finite differences gave NaN or infinity")
+            if c.fd_undefined:
+                entries = ", ".join(entry_text(c.name, i, j, c.matrix.shape) for i, j in c.fd_undefined)
+                lines.append(f"∂L/∂{c.name}: finite differences are NaN or infinite at {entries}")
             elif c.fd_ok is False:
                 lines.append(f"∂L/∂{c.name}: finite differences disagree (relative error {c.fd_max_rel_err:.3g})")
         return lines
@@ -108,12 +110,13 @@ def verify(model) -> Verification:
     for p in model.trainable:
         matrix = grads[p]
         e_method, e_values, e_ok, reason, mismatches = elementwise[p]
-        fd_values, fd_err, kinks = fd[p]
+        fd_values, fd_err, kinks, undefined = fd[p]
         for m in mismatches:
             m.matrix = float(matrix[m.index])
         checks[p.name] = ParamCheck(
             p.name, matrix, e_values, e_method, e_ok, fd_values, fd_err,
-            None if fd_err is None else bool(fd_err <= FD_TOLERANCE), kinks, mismatches, reason,
+            False if undefined else None if fd_err is None else bool(fd_err <= FD_TOLERANCE), kinks, mismatches,
+            reason, undefined,
         )
     return Verification(checks)
 
@@ -383,7 +386,7 @@ def _finite_differences(model, leaf_values) -> dict:
         cells = [(i, j) for i in range(rows) for j in range(cols)]
         if len(cells) > SAMPLED_ENTRIES * 4:
             cells = sorted(rng.sample(cells, SAMPLED_ENTRIES * 4))
-        worst, kinks = 0.0, []
+        worst, kinks, undefined = None, [], []
         for i, j in cells:
             h = 6e-6 * max(1.0, abs(base[k][i, j]))
             plus, minus = [v.copy() for v in base], [v.copy() for v in base]
@@ -395,10 +398,10 @@ def _finite_differences(model, leaf_values) -> dict:
                 kinks.append((i, j))
                 continue
             g = float(grads[p][i, j])
-            if not (np.isfinite(fd[i, j]) and np.isfinite(g)):  # NaN or infinity is no agreement
-                worst = float("inf")
+            if not (np.isfinite(fd[i, j]) and np.isfinite(g)):  # NaN or infinity: a check that did not run
+                undefined.append((i, j))
                 continue
             scale = max(abs(g), abs(fd[i, j]), 1e-6)
-            worst = max(worst, abs(fd[i, j] - g) / scale)
-        result[p] = (fd, worst, kinks)
+            worst = max(worst or 0.0, abs(fd[i, j] - g) / scale)  # None while no entry is judged
+        result[p] = (fd, worst, kinks, undefined)
     return result

@@ -261,11 +261,15 @@ def verification_rows(verification, names, digits) -> list[dict]:
         else:
             elementwise_text = "DISAGREES"
         if c.fd_max_rel_err is None:
-            fd_text = "not computed" if not c.kinks else "every entry at a kink: not judged"
+            fd_text = "every entry at a kink: not judged" if c.kinks else "no entry judged" if c.fd_undefined \
+                else "not computed"
         else:
             fd_text = f"max. rel. error {c.fd_max_rel_err:.1e}"
-        if c.kinks:
+        if c.kinks and c.fd_max_rel_err is not None:
             fd_text += f"; {len(c.kinks)} entr{'y' if len(c.kinks) == 1 else 'ies'} at a relu kink, not judged"
+        if c.fd_undefined:
+            fd_text += (f"; NaN or infinite at {len(c.fd_undefined)} entr{'y' if len(c.fd_undefined) == 1 else 'ies'}"
+                        " (a step of the difference leaves where the loss is defined): FAILED")
         out.append({
             "name": name, "latex": names[name], "matrix": matrix_latex(c.matrix, digits),
             "matrix_text": matrix_text(c.matrix, digits),

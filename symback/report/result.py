@@ -83,6 +83,7 @@ def build(model, verification, history) -> dict:
                 # two significant digits: the rest is rounding noise of float64 arithmetic
                 "fd_max_rel_err": None if check.fd_max_rel_err is None else float(f"{check.fd_max_rel_err:.2g}"),
                 "fd_kinks": [list(k) for k in check.kinks],
+                "fd_undefined": [list(k) for k in check.fd_undefined],
             },
         }
     return {

@@ -332,3 +332,15 @@ def test_a_tex_failure_on_one_feedback_names_that_file_and_the_others_are_writte
     assert made == ["alice.feedback.md", "alice.feedback.pdf", "alice.feedback.tex", "poison.feedback.md",
                     "poison.feedback.tex", "zoe.feedback.md", "zoe.feedback.pdf", "zoe.feedback.tex"]
     assert (tmp_path / "fb" / "zoe.feedback.pdf").read_bytes() == b"%PDF-1.4 fake"
+
+
+def test_nan_finite_differences_fail_derive_with_exit_1_and_every_file_written(tmp_path):
+    (tmp_path / "near_zero.py").write_text("from symback import Model, param, log\nw = param(1e-7)\n"
+                                           "model = Model(log(w), lr=0.1)\n")
+    r = run("derive", "near_zero.py", "--no-pdf", "--format", "json", "--out", "out", cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == "verification failed: ∂L/∂w: finite differences are NaN or infinite at w"
+    check = json.loads(r.stdout)["gradients"]["w"]["verification"]
+    assert check["fd_undefined"] == [[0, 0]] and check["fd_max_rel_err"] is None
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["derivation.md", "derivation.tex", "loss.svg",
+                                                                 "result.json"]

@@ -85,3 +85,20 @@ def test_relu_at_its_kink_takes_the_convention(tmp_path, monkeypatch, convention
     assert float(check.matrix[0, 0]) == expected
     assert check.elementwise_ok
     assert check.kinks == [(0, 0)]  # finite differences straddle the kink: labelled, not judged
+
+
+def test_finite_differences_that_come_out_nan_fail_verification(tmp_path):
+    # log(w) at w = 1e-7: the matrix form's 1/w = 1e7 is right (the oracle: PyTorch below), but a
+    # central difference steps to w − h < 0, where log is NaN — a check that did not run is no pass
+    path = tmp_path / "near_zero.py"
+    path.write_text("from symback import Model, param, log\nw = param(1e-7)\nmodel = Model(log(w), lr=0.1)\n")
+    model = symback.load(path)
+    check = model.verify().params["w"]
+    import torch
+
+    w = torch.tensor(1e-7, dtype=torch.float64, requires_grad=True)
+    torch.log(w).backward()
+    assert float(check.matrix[0, 0]) == pytest.approx(w.grad.item(), rel=1e-12)
+    assert check.elementwise_ok is True and check.fd_ok is False and not check.ok
+    assert check.fd_undefined == [(0, 0)] and check.fd_max_rel_err is None  # no error figure for no check
+    assert model.verify().failures() == ["∂L/∂w: finite differences are NaN or infinite at w"]
