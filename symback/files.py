@@ -82,7 +82,7 @@ class Staging:
             missing = [f for f in (path.parent, *path.parent.parents) if not f.exists()]
             path.parent.mkdir(parents=True, exist_ok=True)
             self.made += reversed(missing)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", dir=path.parent)  # fits beside a long name
         except OSError as e:
             raise _output_error(e, path) from None
         self.staged.append((tmp, path))

@@ -8,6 +8,7 @@ line: a syntax error, an unknown name (with the closest known one), a shape mism
 from __future__ import annotations
 
 import difflib
+import signal
 import traceback
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def load(path: str | Path, model: str | None = None) -> Model:
                          line=_line_in(e, shown)) from None
     except RecursionError:
         raise ModelError("the model file recurses too deeply (RecursionError)", file=shown) from None
+    except KeyboardInterrupt as e:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # a real Ctrl-C (the Python API)
+            raise
+        # under the CLI, Ctrl-C arrives as its own exception: this one the file raised
+        raise ModelError("the model file raises KeyboardInterrupt", file=shown, line=_line_in(e, shown)) from None
     except NameError as e:
         raise ModelError(_unknown_name(e, scope), file=shown, line=_line_in(e, shown)) from None
     except Exception as e:  # noqa: BLE001 - any error in the user's program is reported as one line

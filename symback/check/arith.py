@@ -461,7 +461,9 @@ class Expression:
         Σ_k |evaluate({k: l_k + h_k}) − value| over the literals ``l_k`` (half unit ``h_k``)
         that are not integers, not in ``exact`` (exact problem constants such as the learning
         rate) and not exponents; where ``l_k + h_k`` leaves the domain (a division by zero,
-        say), ``l_k − h_k`` is used.
+        say), ``l_k − h_k`` is used.  At most `ARITHMETIC_SPREAD` · |value|: a result claims at
+        least two significant digits, else cancellation (``99999*0.3-29999.7``: ±5,000 around
+        0) would make any value "right".
         """
         if self.is_number:
             return mpmath.mpf(0) if self.kind == "whole" else _mp(self.literals[0].half_unit)
@@ -476,8 +478,11 @@ class Expression:
                 except SolutionError:
                     nudged = self.evaluate({k: self._mp[k] - h})
                 total += abs(nudged - self.value)
-        return total
+            return min(total, _mp(ARITHMETIC_SPREAD) * abs(self.value))
 
+
+#: the widest a written expression's rounding may make it, relative to its value
+ARITHMETIC_SPREAD = Fraction(1, 20)
 
 _PLAIN = re.compile(r"\s*([+-]?)\s*((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*")
 

@@ -49,14 +49,14 @@ def address_space() -> int:
         return 0
 
 
-def die_with_parent() -> None:
-    """Linux: the kernel kills this (forked) process when its parent dies, even by SIGKILL, so
-    that no worker or formula process runs on for nobody."""
+def die_with_parent(number: int = signal.SIGKILL) -> None:
+    """Linux: the kernel sends this (forked) process ``number`` when its parent dies, even by
+    SIGKILL, so that no worker or formula process runs on for nobody."""
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        libc.prctl(1, int(number))  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent died before the call
             os._exit(1)
     except (OSError, AttributeError):

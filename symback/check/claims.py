@@ -115,8 +115,9 @@ class Claim:
             return None
         if abs(difference) <= self.half + slack:
             return self._digits("rounded to") if self.kind == "decimal" else "arithmetic on rounded numbers"
-        if self.kind == "decimal":  # cut off toward zero: w ≤ x < w + unit (w ≥ 0), w − unit < x ≤ w (w < 0)
-            toward = difference if (w > 0 or (w == 0 and x > 0)) else -difference
+        if self.kind == "decimal" and w != 0:  # cut off toward zero: w ≤ x < w + unit (w > 0), w − unit < x ≤ w (w < 0)
+            # (a written zero has no digit to be cut after: "0." for 0.997 is no truncation, only 0 ± ½)
+            toward = difference if w > 0 else -difference
             exact_slack = slack - widening
             if -slack <= toward < self.unit - exact_slack + widening:  # the far end is open: w + unit cuts to w + unit
                 return self._digits("truncated to")

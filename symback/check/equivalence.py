@@ -179,8 +179,9 @@ class FormulaJudge:
 
     def _differs_at_the_exercise(self, name: str, left, right) -> str | None:
         """Where the formulas agree to 35 digits at every point but no proof was found: both written
-        out down to the exercise's exact numbers and compared at 100 digits — a constant as small as
-        1e-40 added to the right formula is a different formula.  None: no difference found (or the
+        out down to the exercise's exact numbers and their difference evaluated to 100 significant
+        digits (SymPy's evalf raises its working precision until it has them) — a constant as small
+        as 1e-400 or exp(-1e200) added to the right formula is a different formula.  None: no difference found (or the
         network is too deep to write out)."""
         atoms = self._atoms()
         defined = self._defined(atoms)
@@ -205,7 +206,7 @@ class FormulaJudge:
                     gap = sp.N(e.xreplace(values), 100)
                 except (TypeError, ValueError):
                     return None
-                if gap.is_number and gap.free_symbols == set() and abs(complex(gap)) > 1e-80:
+                if gap.is_number and gap.free_symbols == set() and _nonzero(gap):
                     return (f"differs from ∂L/∂{name} by {sp.N(gap, 3)} in entry {entry_text(name, i, j, (rows, cols))}"
                             " at the exercise's values (exact arithmetic at 100 digits)")
         return None
@@ -285,3 +286,14 @@ def _closed_delta(d, node):
             break
         formula = expanded
     return formula
+
+
+def _nonzero(gap) -> bool:
+    """A difference evaluated by ``sp.N`` is not zero: a Float with significant digits (a zero that
+    evalf cannot prove comes back as ``0.e-208``, without any) or a nonzero exact number."""
+    for part in (sp.re(gap), sp.im(gap)):
+        if part == 0:
+            continue
+        if part.is_Rational or (part.is_Float and part._prec > 1):
+            return True
+    return False

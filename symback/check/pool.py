@@ -108,7 +108,10 @@ class ClassPool:
             code = 0
             try:
                 os.setpgid(0, 0)  # a group of its own: ending it ends what it started (TeX, a formula's child)
-                die_with_parent()
+                # an orphaned worker removes its temporary folder, then ends (its formula child dies with it)
+                signal.signal(signal.SIGTERM, lambda number, frame: (shutil.rmtree(scratch, ignore_errors=True),
+                                                                     os._exit(1)))
+                die_with_parent(signal.SIGTERM)
                 tempfile.tempdir = os.environ["TMPDIR"] = scratch
                 os.close(task_write)
                 os.close(result_read)
@@ -119,7 +122,6 @@ class ClassPool:
                         except OSError:
                             pass
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends us
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 try:  # the soft limit only: a formula's own child may set a lower one for itself
                     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
                 except (ValueError, OSError):

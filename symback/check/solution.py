@@ -92,6 +92,18 @@ class Solution:
     errors: list[SolutionError] = field(default_factory=list)  # parts that cannot be read; the rest is graded
 
 
+def _linked_folder(path) -> str | None:
+    """The first folder of ``path`` as written that is a symbolic link (the folders above the
+    current one, where the class is, are not the student's), or None."""
+    here = os.getcwd()
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder and folder != os.path.dirname(folder):
+        if not (here == folder or here.startswith(folder.rstrip(os.sep) + os.sep)) and os.path.islink(folder):
+            return folder
+        folder = os.path.dirname(folder)
+    return None
+
+
 def load_solution(path: str | os.PathLike, model: Model) -> Solution:
     """Read the solution file at ``path`` for ``model``; any problem is one `SolutionError`."""
     shown = str(path)
@@ -99,6 +111,10 @@ def load_solution(path: str | os.PathLike, model: Model) -> Solution:
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):  # it could show another file's content in every output
             raise SolutionError("a symbolic link: a solution file must be the file itself", file=shown)
+        through = _linked_folder(path)
+        if through is not None:
+            raise SolutionError(f"the path goes through a symbolic link ({through}): a solution file must be the "
+                                "file itself, in the class's own folders", file=shown)
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):  # a FIFO or device could block or never end
             raise SolutionError("not a regular file", file=shown)

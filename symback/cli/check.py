@@ -11,6 +11,7 @@ TeX and GitHub's workflow commands.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import math
 import os
@@ -62,7 +63,8 @@ def check(
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here (one test per value).")] = None,
     jobs: Annotated[int | None, typer.Option(help="Worker processes (1 to 256). Default: all cores.")] = None,
     timeout: Annotated[float, typer.Option(
-        help="Seconds one file may take to grade (1 to 3600; a formula has 5 s); past it the file is an error.")]
+        help="Seconds one file may take to grade (10 to 3600; a formula has 1 to 5 s, by the model's size); "
+             "past it the file is an error.")]
     = FILE_SECONDS,
     model_name: Annotated[str | None, typer.Option("--model", help="Which Model, if the file defines several.")] = None,
     feedback: Annotated[
@@ -102,8 +104,8 @@ def check(
         raise OptionError(f"--format must be text or json, not {format!r}")
     if jobs is not None and not 1 <= jobs <= 256:
         raise OptionError(f"--jobs must be from 1 to 256, not {jobs}")
-    if not (math.isfinite(timeout) and 1 <= timeout <= 3600):
-        raise OptionError(f"--timeout must be from 1 to 3600 seconds, not {timeout:g}")
+    if not (math.isfinite(timeout) and 10 <= timeout <= 3600):  # a worker's first file pays its start: ~3 s
+        raise OptionError(f"--timeout must be from 10 to 3600 seconds, not {timeout:g}")
     if min_digits is not None and not 1 <= min_digits <= 30:
         raise OptionError(f"--min-digits must be from 1 to 30, not {min_digits}")
     for name, value in (("--rtol", rtol), ("--atol", atol)):
@@ -111,11 +113,7 @@ def check(
             raise OptionError(f"{name} must be a number ≥ 0, not {value}")
     if min_digits is not None and (rtol is not None or atol is not None):
         raise OptionError("--min-digits grades by the written digits; --rtol/--atol by a tolerance: choose one")
-    for option, path in (("--junit", junit), ("--gradebook", gradebook)):
-        if path is not None and Path(path).is_dir():
-            raise OptionError(f"{option} {path}: it is a folder; give a file name")
-    if feedback is not None and Path(feedback).exists() and not Path(feedback).is_dir():
-        raise OptionError(f"--feedback {feedback}: it is a file; give a folder")
+    _check_outputs(junit, gradebook, feedback, templates)
     model = load(model_file, model=model_name)
     points = load_rubric(rubric, model)
     checker = Checker(model, Grading(min_digits, rtol, atol))
@@ -190,6 +188,22 @@ def check(
         raise typer.Exit(1)
 
 
+def _check_outputs(junit: Path | None, gradebook: Path | None, feedback: Path | None, templates: Path | None) -> None:
+    """The output paths before any work: each where it can go, no two the same."""
+    try:
+        for option, path in (("--junit", junit), ("--gradebook", gradebook)):
+            if path is not None and Path(path).is_dir():
+                raise OptionError(f"{option} {path}: it is a folder; give a file name")
+        if junit is not None and gradebook is not None and os.path.abspath(junit) == os.path.abspath(gradebook):
+            raise OptionError(f"--junit and --gradebook are the same file ({junit}); give each its own")
+        if feedback is not None and Path(feedback).exists() and not Path(feedback).is_dir():
+            raise OptionError(f"--feedback {feedback}: it is a file; give a folder")
+        if templates is not None and not Path(templates).is_dir():
+            raise OptionError(f"--templates {templates}: no such folder")
+    except OSError as e:  # a name too long, a path through a file
+        raise OptionError(f"cannot use {e.filename}: {e.strerror}") from None
+
+
 def feedback_names(files: list[str]) -> dict[str, str]:
     """A distinct name per solution file: its stem, or — where two files share a stem
     (``alice/solution.yaml``, ``bob/solution.yaml``) — its path below their common folder,
@@ -207,18 +221,33 @@ def feedback_names(files: list[str]) -> dict[str, str]:
         common = Path(os.path.commonpath([str(paths[f].parent) for f in same]))
         for f in same:
             names[f] = _safe_name("__".join(paths[f].relative_to(common).with_suffix("").parts))
-    taken: dict[str, int] = {}
-    for f in sorted(names):  # names that became equal once made safe stay apart
-        n = taken.setdefault(names[f], 0)
-        taken[names[f]] += 1
-        if n:
-            names[f] = f"{names[f]}-{n + 1}"
+    taken: set[str] = set()
+    for f in sorted(names):  # names that became equal once made safe (or shortened) stay apart
+        base = names[f]
+        name, n = base, 1
+        while name.casefold() in taken:  # casefold: a case-insensitive file system would merge them
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name.casefold())
+        names[f] = name
     return names
 
 
+#: bytes of a feedback file's name before ``.feedback.pdf`` and the staging suffix (a file system holds 255)
+_NAME_BYTES = 150
+
+
 def _safe_name(name: str) -> str:
-    return "".join("_" if (ord(c) < 32 or c in '/\\:*?"<>|' or 0xD800 <= ord(c) <= 0xDFFF) else c for c in name) \
-        or "_"
+    """``name`` as a file name: controls, bidirectional overrides, separators and undecodable
+    bytes become ``_``; a name too long for a file system is cut and keeps a hash of the whole."""
+    safe = "".join("_" if (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in '/\\:*?"<>|' or 0xD800 <= ord(c) <= 0xDFFF
+                           or 0x200B <= ord(c) <= 0x200F or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069)
+                   else c for c in name) or "_"
+    if len(safe.encode("utf-8")) <= _NAME_BYTES:
+        return safe
+    digest = hashlib.sha256(safe.encode("utf-8")).hexdigest()[:10]
+    cut = safe.encode("utf-8")[:_NAME_BYTES - 11].decode("utf-8", "ignore")
+    return f"{cut}-{digest}"
 
 
 def _failed(path: str, why: str):

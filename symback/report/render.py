@@ -23,6 +23,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import OptionError
+from ..printable import printable
 from ..resources import templates_dir
 
 FORMATS = {"markdown": "md", "latex": "tex"}
@@ -70,6 +71,9 @@ def render(document: str, format: str, context: dict, user_dir: Path | None = No
         raise OptionError(f"template {e.filename or e.name}:{e.lineno}: {e.message}") from None
     except jinja2.TemplateError as e:
         raise OptionError(f"template {name}: {e}") from None
+    except (OverflowError, ZeroDivisionError, RecursionError, MemoryError) as e:
+        # a template (--templates) that asks the impossible of its values: range(10**9), a macro calling itself
+        raise OptionError(f"template {name} failed: {type(e).__name__}: {e}") from None
 
 
 # -- filters: text into a format ----------------------------------------------------
@@ -114,24 +118,23 @@ def tex(value) -> str:
                    for k, part in enumerate(parts))
 
 
+def tex_code(value) -> str:
+    """What a student wrote, for ``\\texttt{…}``: escaped as `tex` does, with a break allowed
+    between any two characters, so that a long formula or value wraps in its table cell instead
+    of running over the next column and off the page."""
+    return r"\allowbreak{}".join(tex(c) for c in str(value).replace("\0", ""))
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-_UNDECODABLE = re.compile("[\ud800-\udfff]")
-
-
-def _decodable(text: str) -> str:
-    """A file name's undecodable bytes (held as lone surrogates) as ``\\xNN`` text."""
-    return _UNDECODABLE.sub(lambda m: f"\\x{(ord(m.group()) - 0xDC00) & 0xFF:02x}", text)
-
-
 def md(value) -> str:
     """Plain text escaped for Markdown (also inside a table cell): no live HTML, no line break."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(_decodable(str(value)).splitlines()))
+    return _MD_SPECIAL.sub(r"\\\1", printable(" ".join(str(value).splitlines())))
 
 
 def code(value) -> str:
     """Text as a Markdown code span that nothing in it can end (a fence longer than any run of
     backticks in it), safe in a table cell; HTML in a code span is shown, never run."""
-    text = " ".join(_decodable(str(value)).replace("\x00", "").splitlines()).replace("|", "\\|")
+    text = printable(" ".join(str(value).splitlines())).replace("|", "\\|")
     runs = [len(r) for r in re.findall("`+", text)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
@@ -154,4 +157,4 @@ def sentence(value) -> str:
     return value[:1].upper() + value[1:]
 
 
-FILTERS = {"tex": tex, "md": md, "code": code, "math": math, "mermaid": mermaid, "sentence": sentence}
+FILTERS = {"tex": tex, "tex_code": tex_code, "md": md, "code": code, "math": math, "mermaid": mermaid, "sentence": sentence}

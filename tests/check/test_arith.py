@@ -123,8 +123,16 @@ def test_rounding_of_the_learning_rate_example():
     with mpmath.workdps(60):
         only_output = mp("0.1") * mp("0.005")
         both = only_output + mp("0.05") * abs(mp("4.47") - 6)  # 0.1 rounded too: ±0.05 × |4.47 − 6|
+        spread = mp("0.05") * mp("0.153")  # … which is wider than 5 % of the value: capped there
     assert close(e.rounding({Fraction(1, 10)}), only_output)
-    assert close(e.rounding(set()), both)
+    assert both > spread and close(e.rounding(set()), spread)
+
+
+def test_cancellation_does_not_widen_a_claim_to_anything():
+    # 99999 × (0.3 ± 0.05) − 29999.7 would be 0 ± 5,000: it claims 0, to 5 % of 0
+    assert parse_value("99999*0.3-29999.7").rounding(set()) < 1e-40  # 0, up to 50-digit arithmetic
+    with mpmath.workdps(60):
+        assert close(parse_value("99999*0.3-29995.23").rounding(set()), mp("0.05") * mp("4.47"))
 
 
 def test_rounding_skips_integers_and_exponents_and_follows_functions():

@@ -66,10 +66,12 @@ def test_scientific_notation_counts_significant_digits():
 
 
 def test_arithmetic_carries_the_rounding_of_its_numbers():
-    # 0.1*(4.47-6) with 4.47 good to ±0.005 (and 0.1 taken as rounded too): ±0.0005 + 0.05·1.53
+    # 0.1*(4.47-6) with 4.47 good to ±0.005 (and 0.1 taken as rounded too): ±0.0005 + 0.05·1.53, which is
+    # wider than 5 % of the value 0.153: a claim spreads at most that far (±0.00765)
     c = claim("0.1*(4.47-6)")
-    assert c.accepts(mp("-0.153") + mp("0.07")) == "arithmetic on rounded numbers"
-    assert c.accepts(mp("-0.153") + mp("0.08")) is None
+    assert c.accepts(mp("-0.153") + mp("0.0076")) == "arithmetic on rounded numbers"
+    assert c.accepts(mp("-0.153") + mp("0.0078")) is None
+    assert claim("99999*0.3-29999.7").accepts(mp("4.47177")) is None  # cancellation claims no spread
 
 
 @pytest.mark.parametrize(("text", "x", "grading", "rule"), [
@@ -112,3 +114,10 @@ def test_a_float_answer_is_sure_only_away_from_the_edges():
     rule, sure = c.accepts_float(0.1255)  # on the edge: the caller decides at 50 digits
     assert not sure
     assert claim("0").accepts_float(0.0)[1] is False  # an exact claim near its value is never sure in float64
+
+
+def test_a_written_zero_is_rounded_never_truncated():
+    # "0." for 0.997 would be 0.997 cut after the units — but a zero has no digit to cut after: it claims 0 ± ½
+    assert claim("0.").accepts(mp("0.997")) is None
+    assert claim("0.").accepts(mp("0.3")) == "rounded to 1 significant digit"
+    assert claim("-0.0").accepts(mp("-0.07")) is None and claim("0.0").accepts(mp("0.04")) is not None

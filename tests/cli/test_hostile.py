@@ -186,6 +186,10 @@ def test_stopping_the_parent_stops_every_worker_and_leaves_no_temporary(tmp_path
     while [p for p in descendants if _alive(p)] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in descendants if _alive(p)]  # even a SIGKILLed parent leaves no worker behind
+    deadline = time.monotonic() + 10
+    while list((tmp_path / "tmp").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list((tmp_path / "tmp").iterdir()) == []  # nor a worker's temporary folder
 
 
 NOTHING_HALF = "no file was left half-written (output files are replaced all together, at the end)"
@@ -345,3 +349,82 @@ def test_nan_finite_differences_fail_derive_with_exit_1_and_every_file_written(t
     assert check["fd_undefined"] == [[0, 0]] and check["fd_max_rel_err"] is None
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["derivation.md", "derivation.tex", "loss.svg",
                                                                  "result.json"]
+
+
+# -- found by a review that tried to break it --------------------------------------------------------------
+
+
+def test_feedback_names_stay_distinct_however_the_names_collide_and_fit_a_file_system(tmp_path):
+    from symback.cli.check import feedback_names
+
+    names = feedback_names(["x:.yaml", "x_.yaml", "x_-2.yaml", "X_.yaml", "a/solution.yaml", "b/solution.yaml",
+                            "a__solution.yaml", "张" * 90 + ".yaml", "ab\u202ecd.yaml", "e\x1b[31m.yaml"])
+    assert len({n.casefold() for n in names.values()}) == len(names)  # distinct, even case-insensitively
+    assert all(len(n.encode("utf-8")) <= 150 for n in names.values())
+    assert names["ab\u202ecd.yaml"] == "ab_cd" and names["e\x1b[31m.yaml"] == "e_[31m"
+
+
+def test_a_long_file_name_costs_nobody_its_feedback(tmp_path):
+    (tmp_path / "class").mkdir()
+    long_name = "张" * 82 + ".yaml"  # 246 bytes: a legal name whose feedback name would not be
+    for name in ("short.yaml", long_name):
+        shutil.copy(EXAMPLES / "seed_solution.yaml", tmp_path / "class" / name)
+    r = run("check", SEED, "class/short.yaml", f"class/{long_name}", "--feedback", "fb", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    made = sorted(p.name for p in (tmp_path / "fb").iterdir())
+    assert len(made) == 2 and "short.feedback.md" in made
+
+
+def test_a_solution_reached_through_a_linked_folder_is_refused(tmp_path):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.yaml").write_text(f"epochs: {{1: {{forward: {{out: {SECRET}}}}}}}\n")
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "linked").symlink_to(tmp_path / "outside")
+    r = run("check", SEED, "linked/secret.yaml", "--junit", "j.xml", "--feedback", "fb", cwd=tmp_path / "class")
+    assert r.returncode == 2 and "the path goes through a symbolic link" in r.stdout
+    outputs = [r.stdout, r.stderr, (tmp_path / "class" / "j.xml").read_text()]
+    outputs += [p.read_text() for p in (tmp_path / "class" / "fb").iterdir()]
+    assert not any(SECRET in text for text in outputs)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--junit", "n" * 300 + ".xml"], ["cannot use", "File name too long"]),
+    (["--junit", "j.xml", "--gradebook", "./j.xml"], ["--junit and --gradebook are the same file"]),
+    (["--feedback", "fb", "--templates", "nowhere"], ["--templates nowhere: no such folder"]),
+    (["--timeout", "2"], ["--timeout must be from 10 to 3600 seconds"]),
+])
+def test_check_refuses_unusable_outputs_before_any_work(tmp_path, args, words):
+    shutil.copy(EXAMPLES / "seed_solution.yaml", tmp_path / "s.yaml")
+    r = run("check", SEED, "s.yaml", *args, cwd=tmp_path)
+    one_line_error(r, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_a_model_file_raising_keyboard_interrupt_and_a_runaway_template_are_one_line(tmp_path):
+    (tmp_path / "ki.py").write_text("from symback import *\nraise KeyboardInterrupt\n")
+    one_line_error(run("derive", "ki.py", "--no-pdf", cwd=tmp_path), "ki.py:2: the model file raises KeyboardInterrupt")
+    (tmp_path / "t" / "markdown").mkdir(parents=True)
+    (tmp_path / "t" / "markdown" / "derivation.md.j2").write_text("((( range(10**9) | list | length )))\n")
+    one_line_error(run("derive", "--templates", "t", "--no-pdf", "--out", "o", cwd=tmp_path),
+                   "template derivation.md.j2 failed: OverflowError")
+    (tmp_path / "t" / "markdown" / "derivation.md.j2").write_text(
+        "((* macro f(n) *))((( f(n) )))((* endmacro *))((( f(1) )))\n")
+    one_line_error(run("derive", "--templates", "t", "--no-pdf", "--out", "o", cwd=tmp_path),
+                   "template derivation.md.j2 failed: RecursionError")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("formula", ["(out - 6) * step(z) * h + 1e-400", "(out - 6) * step(z) * h + exp(-460)",
+                                     "(out - 6) * step(z) * h + 1e-300 * h"])
+def test_a_formula_off_by_a_constant_below_any_tolerance_is_still_a_different_formula(tmp_path, formula):
+    (tmp_path / "f.yaml").write_text(f'formulas:\n  w2: "{formula}"\n')
+    r = run("check", SEED, "f.yaml", "--format", "json", cwd=tmp_path)
+    (item,) = json.loads(r.stdout)["files"][0]["items"]
+    assert r.returncode == 1 and item["status"] == "wrong" and "differs from ∂L/∂w2 by" in item["reason"]
+
+
+def test_arithmetic_cannot_claim_every_value_by_cancellation(tmp_path):
+    (tmp_path / "a.yaml").write_text('epochs:\n  1:\n    forward: {out: "99999*0.3-29999.7"}\n')
+    r = run("check", SEED, "a.yaml", "--format", "json", cwd=tmp_path)
+    (item,) = json.loads(r.stdout)["files"][0]["items"]
+    assert r.returncode == 1 and item["status"] == "wrong"
