@@ -38,7 +38,8 @@ SCALAR_FUNCTIONS = {
     "tanh": tanh,
     "sigmoid": lambda x: 1 / (1 + exp(-x)),
     "relu": lambda x: Max(0, x),
-    "leaky_relu": lambda x, alpha: Max(0, x) + alpha * sp.Min(0, x),
+    # α x + (1 − α) relu(x): its derivative under the relu′(0) convention c is α + (1 − α) c at 0, as leaky_step
+    "leaky_relu": lambda x, alpha: alpha * x + (1 - alpha) * Max(0, x),
     "step": _step,
     "leaky_step": _leaky_step,
     "exp": exp,

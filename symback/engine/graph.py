@@ -165,6 +165,14 @@ def describe_op(t: Tensor) -> str:
         return a[0]
     if t.op == "apply":
         return f"{t.attrs['fn']}({a[0]})"
+    if t.op in ("add", "mul"):  # as the model file writes them
+        return f"({a[0]} {'+' if t.op == 'add' else '*'} {a[1]})"
+    if t.op == "shift":
+        return f"({a[0]} + {t.attrs['c']})"
+    if t.op == "scale":
+        return f"{t.attrs['c']} * {a[0]}"
+    if t.op == "pow":
+        return f"{a[0]} ** {t.attrs['n']}"
     return f"{t.op}({', '.join(a)})"
 
 

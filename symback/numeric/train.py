@@ -17,6 +17,7 @@ import sympy as sp
 
 from ..engine.graph import Tensor, describe_op
 from ..errors import ModelError
+from .formatting import entry_text
 from .optim import OPTIMIZERS
 from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, mp_sqrt, to_float, to_mp
 
@@ -183,6 +184,23 @@ def _fmt(v) -> str:
     return mpmath.nstr(mpmath.mpf(v), 4) if not isinstance(v, float) else f"{v:.4g}"
 
 
+def _unwrapped(text: str) -> str:
+    """``(X @ W1) + b1`` for ``((X @ W1) + b1)``: the outer parentheses, when they enclose it all."""
+    depth = 0
+    for k, c in enumerate(text):
+        depth += (c == "(") - (c == ")")
+        if depth == 0 and k < len(text) - 1:
+            return text
+    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
+
+
+def _exact(r) -> str:
+    """An exact number as a teacher writes it: 0.1 where it is a short decimal, else 1/3."""
+    r = sp.Rational(r)
+    as_decimal = repr(float(r))
+    return as_decimal.removesuffix(".0") if sp.Rational(as_decimal) == r else f"{r.p}/{r.q}"
+
+
 def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
     """Relu units that are inactive or at their kink, and parameters that get no gradient."""
     out = []
@@ -190,14 +208,22 @@ def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
         if node.is_leaf or node.op != "apply" or node.attrs["fn"] not in ("relu", "leaky_relu"):
             continue
         arg = node.args[0]
-        label = arg.describe()
+        label = arg.name or _unwrapped(describe_op(arg))  # the model's own name, or the expression as written
         entries = np.asarray(values[arg], dtype=object).ravel()
         signs = [_sign(v, precision) for v in entries]
         if any(s == 0 for s in signs):
-            out.append(
-                f"{node.attrs['fn']} argument {label} is exactly 0: its derivative there is "
-                f"{model.relu_grad_at_zero} by the convention relu′(0) = {model.relu_grad_at_zero}"
-            )
+            shape = np.asarray(values[arg]).shape
+            at = ", ".join(entry_text("", *divmod(k, shape[1]), shape) for k, s in enumerate(signs) if s == 0)
+            c = model.relu_grad_at_zero
+            if node.attrs["fn"] == "leaky_relu":  # one definition with the rule and the elementwise check
+                alpha = node.attrs["params"][0]
+                why = (f"{_exact(alpha + (1 - alpha) * c)}: α + (1 − α)·relu′(0) with the slope α = "
+                       f"{_exact(alpha)} and relu′(0) = {_exact(c)}")
+            else:
+                why = f"{_exact(c)} by the convention relu′(0) = {_exact(c)}"
+            zeros = sum(1 for s in signs if s == 0)
+            where = f" at {'entry' if zeros == 1 else 'entries'} {at}" if at else ""
+            out.append(f"{node.attrs['fn']} argument {label} is exactly 0{where}: its derivative there is {why}")
         if node.attrs["fn"] == "relu" and all(s < 0 for s in signs):
             upstream = _upstream_params(arg, model)
             starved = [p.name for p in upstream if p in grads and not np.any(to_float(grads[p]))]
@@ -205,8 +231,9 @@ def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
             tail = f": no gradient reaches {', '.join(starved)} this epoch" if starved else ""
             out.append(f"relu inactive ({value}){tail}")
         elif node.attrs["fn"] == "relu" and any(s < 0 for s in signs):
-            dead = [i for i, s in enumerate(signs) if s < 0]
-            out.append(f"relu({label}): {len(dead)} of {len(signs)} units inactive (entries {', '.join(map(str, dead))})")
+            shape = np.asarray(values[arg]).shape
+            dead = [entry_text("", *divmod(k, shape[1]), shape) for k, s in enumerate(signs) if s < 0]
+            out.append(f"relu({label}): {len(dead)} of {len(signs)} units inactive, entries {', '.join(dead)}")
     return out
 
 

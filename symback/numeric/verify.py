@@ -394,7 +394,10 @@ def _finite_differences(model, leaf_values) -> dict:
             minus[k][i, j] -= h
             up, down = program.forward(plus, FLOAT64), program.forward(minus, FLOAT64)
             fd[i, j] = (up[model.loss][0, 0] - down[model.loss][0, 0]) / (2 * h)
-            if any(np.any(np.sign(up[a]) != np.sign(down[a])) or np.any(up[a] == 0) for a in kink_args):
+            # across a kink: an argument entry this step moves from one side of 0 to the other (or onto
+            # it); an entry at 0 that the step does not move is no crossing (W2 does not move X W1 + b1)
+            if any(np.any((np.sign(up[a]) != np.sign(down[a])) | ((up[a] == 0) & (up[a] != down[a]))
+                          | ((down[a] == 0) & (up[a] != down[a]))) for a in kink_args):
                 kinks.append((i, j))
                 continue
             g = float(grads[p][i, j])
