@@ -28,7 +28,10 @@ class Compiled:
         self._full = self.program._full[FLOAT64]
 
     def leaf_values(self, values: dict | None = None) -> list[np.ndarray]:
-        """Arguments for the program: given ``values`` by name, the model's own for the rest."""
+        """Arguments for the program: given ``values`` by name, the model's own for the rest.
+
+        Each value has its tensor's shape (a number for 1×1, a flat list for a row or a column);
+        anything else raises `OptionError` naming the tensor and both shapes — never reshaped."""
         out = list(self._defaults)
         for name, value in (values or {}).items():
             k = self._index.get(name)
@@ -36,9 +39,11 @@ class Compiled:
                 raise OptionError(f"the model has no parameter or data named {name!r}")
             shape = self.program.leaves[k].shape
             v = np.asarray(value, dtype=np.float64)
-            v = v.reshape(shape) if v.size == shape[0] * shape[1] else v
-            if v.shape != shape:
-                raise OptionError(f"{name} must be {shape[0]}×{shape[1]}, got shape {v.shape}")
+            if v.ndim == 0 or (v.ndim == 1 and 1 in shape):  # a number for 1×1, a flat list for a row or column
+                v = v.reshape(shape) if v.size == shape[0] * shape[1] else v
+            if v.shape != shape:  # never reshaped: a 3×2 array for a 2×3 parameter is a mistake (W.T for W)
+                given = "×".join(str(n) for n in v.shape) or "a number"
+                raise OptionError(f"{name} is {shape[0]}×{shape[1]}; the value given is {given}")
             out[k] = v
         return out
 
