@@ -61,6 +61,7 @@ class Model:
             name_tensors({**frame.f_globals, **frame.f_locals})
         self._name_rest()
         self.frozen = self._frozen(frozen)
+        self.warnings += [n.attrs["warning"] for n in self.nodes if n.attrs and n.attrs.get("warning")]
 
     # -- options -------------------------------------------------------------------
     def configure(self, **options) -> None:

@@ -28,8 +28,19 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"symback {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", help="Show the version and exit.", callback=_version,
+                                 is_eager=True),
+) -> None:
     """symback: derive, verify and train backpropagation symbolically, step by step."""
 
 

@@ -90,7 +90,7 @@ def derive(
         typer.echo(result_json.dumps(result), nl=False)
     else:
         _summary(model, result, verification, history)
-        console.print(f"wrote {', '.join(str(p) for p in written if p.suffix != '.svg')}")
+        console.print(f"wrote {', '.join(str(p) for p in written)}")
         if not make_pdf:
             console.print(f"PDF skipped ({'--no-pdf' if pdf is False else INSTALL_HINT})")
     if not verification.ok:
@@ -110,7 +110,7 @@ def _summary(model, result, verification, history) -> None:
     for warning in model.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"relu′(0) = {result['convention']['relu_grad_at_zero']} · optimizer {model.optimizer} · "
-                  f"lr {result['options']['lr']} · {model.epochs} epochs")
+                  f"lr {result['options']['lr']} · {model.epochs} epoch{'' if model.epochs == 1 else 's'}")
 
     derivation = model._derivation
     formulas = Table(title="Gradients", show_lines=False, title_justify="left")

@@ -11,7 +11,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError
-from .graph import Tensor, _located, apply, as_tensor, fmt_shape, scale
+from .graph import Tensor, _located, apply, as_tensor, fmt_shape, scale, user_frame
 from .values import exact_scalar, to_float_array
 
 
@@ -127,9 +127,19 @@ def cross_entropy(logits, targets) -> Tensor:
         rows = to_float_array(value).T if column else to_float_array(value)
         if np.any(np.abs(rows.sum(axis=1) - 1) > 1e-12):
             raise _located(ModelError, f"cross_entropy targets {y.describe()} must be one-hot: every row must sum to 1")
+    warning = None
+    if z.op == "softmax" or (z.op == "apply" and z.attrs["fn"] == "sigmoid"):  # the classic double softmax
+        frame = user_frame()
+        where = f"line {frame.f_lineno}: " if frame is not None else ""
+        squash = "softmax" if z.op == "softmax" else "sigmoid"
+        warning = (f"{where}cross_entropy takes logits and applies softmax itself; {z.describe()} is already a "
+                   f"{squash}, so softmax is applied twice — pass the logits (the {squash}'s argument)")
     if column:
         z, y = z.T, y.T
-    return Tensor("op", "cross_entropy", (z, y), (1, 1))
+    loss = Tensor("op", "cross_entropy", (z, y), (1, 1))
+    if warning:
+        loss.attrs["warning"] = warning
+    return loss
 
 
 def _same_shape(fn: str, a: Tensor, b: Tensor) -> None:

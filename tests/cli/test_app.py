@@ -77,3 +77,23 @@ def test_a_signal_while_files_are_replaced_waits_for_all_of_them(tmp_path, earli
     after = {p.name: p.read_bytes() for p in sorted((tmp_path / "out").iterdir())}
     assert after.keys() == earlier.keys()
     assert all(b"earlier run" not in content for content in after.values())  # all new, none left behind
+
+
+def test_version_one_epoch_and_every_file_written(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    import symback
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "symback", *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}, timeout=300)
+
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout == f"symback {symback.__version__}\n"
+    r = cli("derive", "--epochs", "1", "--no-pdf", "--out", "o")
+    assert "· 1 epoch\n" in r.stdout
+    written = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert f"wrote {', '.join(f'o/{name}' for name in written)}\n" in r.stdout
