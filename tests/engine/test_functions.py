@@ -1,3 +1,5 @@
+"""Model functions as a model file uses them: warnings about how they are called (issue 11)."""
+
 
 
 def test_cross_entropy_given_probabilities_warns_with_the_line(tmp_path):
