@@ -32,9 +32,10 @@ def load(path: str | Path, model: str | None = None) -> Model:
     except SyntaxError as e:
         raise ModelError(f"syntax error: {e.msg}", file=shown, line=e.lineno) from None
 
-    scope: dict = {"__name__": "__symback_model__", "__file__": str(path.resolve())}
+    module: dict = {"__name__": "__symback_model__", "__file__": str(path.resolve())}
+    scope = Bindings(module)
     try:
-        exec(code, scope)  # noqa: S102 - a model file is the user's own program
+        exec(code, module, scope)  # noqa: S102 - a model file is the user's own program
     except SymbackError as e:
         if e.file is None:
             e.file, e.line = shown, _line_in(e, shown)
@@ -74,6 +75,50 @@ def load(path: str | Path, model: str | None = None) -> Model:
     chosen.source_path = path
     _warn_unused(chosen, scope)
     return chosen
+
+
+class Bindings(dict):
+    """The model file's top-level namespace, which sees every assignment as it happens.
+
+    A variable bound in turn to several tensors — ``h = tanh(W @ h + b)`` in a loop, or
+    ``for W, b in layers`` — names them as a teacher numbers layers: h1, h2, …, W1, W2, … (a
+    variable bound to one tensor keeps its name; a tensor named already, by ``name=`` or an
+    earlier variable, keeps its own).  Every binding is also made in the module's globals, where
+    the file's functions look names up.
+    """
+
+    def __init__(self, module: dict):
+        super().__init__(module)
+        self.module = module
+        self.bound: dict[str, list[Tensor]] = {}  # the tensors this variable named, in order
+        self.ours: set[int] = set()  # tensors named here (their names may still change)
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.module[key] = value
+        if not isinstance(value, Tensor) or key.startswith("_"):
+            return
+        if value.name is not None and id(value) not in self.ours:
+            return
+        bound = self.bound.setdefault(key, [])
+        if any(t is value for t in bound) or id(value) in self.ours:
+            return
+        bound.append(value)
+        self.ours.add(id(value))
+        if len(bound) == 1:
+            value.name = key
+            return
+        if len(bound) == 2:
+            bound[0].name = self._numbered(key, 1)
+        value.name = self._numbered(key, len(bound))
+
+    def _numbered(self, key: str, k: int) -> str:
+        """``W2``; or ``W_2`` for every layer where the file has a tensor of its own named W1, W2, …"""
+        def theirs(name: str) -> bool:
+            taken = self.get(name)
+            return isinstance(taken, Tensor) and not any(t is taken for t in self.bound.get(key, []))
+
+        return f"{key}_{k}" if theirs(f"{key}1") or theirs(f"{key}{k}") else f"{key}{k}"
 
 
 def _line_in(error: BaseException, filename: str) -> int | None:
