@@ -116,11 +116,7 @@ class ClassPool:
                 os.close(task_write)
                 os.close(result_read)
                 for w in self.workers:  # the other workers' pipes are not this one's
-                    for fd in (w.tasks, w.results):
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
+                    _close(w.tasks, w.results)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which ends us
                 try:  # the soft limit only: a formula's own child may set a lower one for itself
                     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
@@ -149,21 +145,23 @@ class ClassPool:
         self.workers.append(worker)
         return worker
 
-    def _end(self, w: _Worker) -> None:
-        for fd in (w.tasks, w.results):
+    def _end(self, w: _Worker, reaped: bool = False) -> None:
+        """Close its pipes, kill its process group (what it started), remove its temporary folder;
+        unless ``reaped`` already, kill and reap the worker itself (its pid is still its own)."""
+        _close(w.tasks, w.results)
+        try:
+            os.killpg(w.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if not reaped:
             try:
-                os.close(fd)
-            except OSError:
+                os.kill(w.pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
-        _kill_group(w.pid)
-        try:
-            os.kill(w.pid, signal.SIGKILL)  # not reaped yet: the pid is still this worker's
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(w.pid, 0)
-        except ChildProcessError:
-            pass
+            try:
+                os.waitpid(w.pid, 0)
+            except ChildProcessError:
+                pass
         shutil.rmtree(w.scratch, ignore_errors=True)
 
     def _replace(self, w: _Worker) -> None:
@@ -217,22 +215,16 @@ class ClassPool:
             self._replace(w)
 
     def _replace_reaped(self, w: _Worker) -> None:
-        for fd in (w.tasks, w.results):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        _kill_group(w.pid)  # what it had started, if anything outlived it
-        shutil.rmtree(w.scratch, ignore_errors=True)
+        self._end(w, reaped=True)  # what it had started, if anything outlived it
         self.workers.remove(w)
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL to the worker's process group: the worker, if not yet reaped, and all it started."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _close(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _death(pid: int) -> str:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +26,7 @@ from rich.text import Text
 from ..errors import OptionError, SymbackError
 from ..files import Staging
 from ..loader import load
+from ..printable import UNSEEN
 
 if TYPE_CHECKING:
     from ..check.grade import Checker
@@ -233,6 +235,7 @@ def feedback_names(files: list[str]) -> dict[str, str]:
     return names
 
 
+_SEPARATORS = re.compile(r'[/\\:*?"<>|]')
 #: bytes of a feedback file's name before ``.feedback.pdf`` and the staging suffix (a file system holds 255)
 _NAME_BYTES = 150
 
@@ -240,9 +243,7 @@ _NAME_BYTES = 150
 def _safe_name(name: str) -> str:
     """``name`` as a file name: controls, bidirectional overrides, separators and undecodable
     bytes become ``_``; a name too long for a file system is cut and keeps a hash of the whole."""
-    safe = "".join("_" if (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in '/\\:*?"<>|' or 0xD800 <= ord(c) <= 0xDFFF
-                           or 0x200B <= ord(c) <= 0x200F or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069)
-                   else c for c in name) or "_"
+    safe = _SEPARATORS.sub("_", UNSEEN.sub("_", name)) or "_"
     if len(safe.encode("utf-8")) <= _NAME_BYTES:
         return safe
     digest = hashlib.sha256(safe.encode("utf-8")).hexdigest()[:10]
