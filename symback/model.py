@@ -88,7 +88,7 @@ class Model:
                         raise _located(OptionError, f"{key} must be {bound}, not {value}")
                 value = number
             elif key == "epochs":
-                value = _checked_epochs(value, self.loss if hasattr(self, "loss") else None)
+                value = _checked_epochs(value, self.samples if hasattr(self, "loss") else 1)
             elif key == "digits":
                 if not isinstance(value, (int, np.integer)) or not 1 <= value <= 15:
                     raise _located(OptionError, f"digits must be a whole number from 1 to 15, not {value!r}")
@@ -199,7 +199,7 @@ class Model:
         """Run the training epochs; returns the `History` (what ``result.json`` holds)."""
         from .numeric.train import train
 
-        epochs = self.epochs if epochs is None else _checked_epochs(epochs, self.loss)
+        epochs = self.epochs if epochs is None else _checked_epochs(epochs, self.samples)
         return train(self, epochs=epochs, lr=self.lr if lr is None else lr)
 
     def verify(self):
@@ -216,20 +216,15 @@ class Model:
         return f"<Model {self.name or ''} params={[p.name for p in self.params]}>"
 
 
-def _checked_epochs(value, loss: Tensor | None) -> int:
+def _checked_epochs(value, samples: int) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value <= MAX_EPOCHS:
         raise _located(OptionError, f"epochs must be a whole number from 0 to {MAX_EPOCHS:,}, not {value!r}")
     value = int(value)
-    steps = value * (_samples(loss) if loss is not None else 1)
+    steps = value * samples
     if steps > MAX_STEPS:
-        raise _located(OptionError, f"{value:,} epochs of {steps // value:,} samples are {steps:,} update steps; "
+        raise _located(OptionError, f"{value:,} epochs of {samples:,} samples are {steps:,} update steps; "
                        f"symback trains at most {MAX_STEPS:,}")
     return value
-
-
-def _samples(loss: Tensor) -> int:
-    return max((len(n.samples) for n in topological_order(loss) if n.kind == "data" and n.samples is not None),
-               default=1)
 
 
 def _check_size(loss: Tensor) -> None:
