@@ -20,7 +20,7 @@ MAX_ENTRIES = 1_000_000
 MAX_OPERATIONS = 2_000
 #: operations on the longest path from an input to the loss (a tanh layer ``tanh(h @ W + b)`` is
 #: three or four); deeper expressions exceed what SymPy's recursive algorithms handle
-MAX_DEPTH = 120
+MAX_DEPTH = 1000
 #: the learning rate's range (float64 holds it, and a step of it changes something)
 LR_RANGE = (1e-12, 1e6)
 

@@ -118,8 +118,10 @@ def _summary(model, result, verification, history) -> None:
     formulas.add_column("shape")
     formulas.add_column("steps")
     formulas.add_column("∂L/∂parameter")
+    shown: set = set()  # each step once (the rows below a chain's first reuse its steps)
     for name, g in derivation.gradients.items():
-        steps = "\n".join(f"δ_{s.node.name} = {text(s.formula)}" for s in g.steps[:-1])
+        steps = "\n".join(f"δ_{s.node.name} = {text(s.formula)}" for s in g.steps[:-1] if s.node not in shown)
+        shown.update(s.node for s in g.steps[:-1])
         formulas.add_row(name, f"{g.param.shape[0]}×{g.param.shape[1]}", steps, text(g.formula))
     console.print(formulas)
 
@@ -131,6 +133,8 @@ def _summary(model, result, verification, history) -> None:
         fd = "not judged" if c.fd_max_rel_err is None else f"rel. err {c.fd_max_rel_err:.1e}"
         if c.kinks:
             fd += f" ({len(c.kinks)} at a kink, not judged)"
+        if c.fd_refined:
+            fd += f" ({len(c.fd_refined)} at 50 digits)"
         if c.fd_undefined:
             fd += f" (NaN at {len(c.fd_undefined)})"
         checks.add_row(name, elementwise[c.elementwise_ok], fd, "[green]ok[/]" if c.ok else "[red]FAILED[/]")

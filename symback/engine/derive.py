@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import sympy as sp
 
@@ -24,6 +24,9 @@ from .expr import ONE, Broadcast, Grad, add
 from .graph import Tensor, topological_order
 from .rules import Context, rule_for, rule_key
 
+#: closed forms longer than this (nodes of the untidied tree) are neither tidied nor printed up front:
+#: a chain's are as deep as the parameter is far from the loss, so all of them together grow as depth²
+CLOSED_LIMIT = 160
 #: substituted closed forms longer than this (nodes of the expression tree) are not displayed: nobody
 #: reads them, and tidying them was most of a deep chain's derivation time (depth 32: 0.76 s -> 0.43 s)
 SUBSTITUTED_LIMIT = 600
@@ -45,8 +48,25 @@ class Gradient:
     param: Tensor
     steps: list[Step]
     formula: sp.MatrixExpr  # in the δ of the nearest named quantities
-    closed: sp.MatrixExpr  # every δ substituted; named forward quantities kept
+    raw_closed: sp.MatrixExpr  # every δ substituted, not yet tidied
     substituted: sp.MatrixExpr | None  # down to parameters and data (None: too long to show)
+
+    @cached_property
+    def short(self) -> bool:
+        """Whether the closed form is within CLOSED_LIMIT, so reports print it (measured untidied)."""
+        return tree_size(self.raw_closed) <= CLOSED_LIMIT
+
+    @cached_property
+    def closed(self) -> sp.MatrixExpr:
+        """Every δ substituted; named forward quantities kept.  Tidied on first use: a parameter
+        k layers from the loss has a closed form k layers deep, so tidying all of them up front
+        was quadratic in depth (a 64-layer chain: 6 s of its derivation)."""
+        return tidy(self.raw_closed)
+
+    @property
+    def written(self) -> sp.MatrixExpr:
+        """The form a summary writes for ∂L/∂param: the closed form when short, else the last step."""
+        return self.closed if self.short else self.formula
 
 
 @dataclass
@@ -177,14 +197,15 @@ def _explain(d: Derivation, via: dict, substitute: bool = True) -> None:
             continue
         reached = _reached_from(p, via)
         chain = [s for n, s in steps.items() if n in reached and n is not p]
-        closed = tidy(closed_delta[d.delta[p]])
-        substituted = closed.xreplace(forward_named) if substitute else None
+        raw = closed_delta[d.delta[p]]
+        short = tree_size(raw) <= CLOSED_LIMIT
+        substituted = tidy(raw).xreplace(forward_named) if substitute and short else None
         # measured as a tree (count_ops took seconds at depth 32), and before tidy, the costly part
         if substituted is not None:
             substituted = tidy(substituted) if tree_size(substituted) <= SUBSTITUTED_LIMIT else None
         if substituted is not None and tree_size(substituted) > SUBSTITUTED_LIMIT:
             substituted = None
-        d.gradients[p.name] = Gradient(p, chain + [steps[p]], steps[p].formula, closed, substituted)
+        d.gradients[p.name] = Gradient(p, chain + [steps[p]], steps[p].formula, raw, substituted)
 
 
 def _reached_from(p: Tensor, via: dict) -> set[Tensor]:

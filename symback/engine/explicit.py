@@ -63,3 +63,30 @@ def tree_size(e, _memo=None) -> int:
         stack.append((node, True))
         stack.extend((a, False) for a in node.args if a not in memo)
     return memo[e]
+
+
+def entry_size(e, env: dict, _memo=None) -> int:
+    """An upper bound on the tree size of one entry of ``explicit(e, env)``, without expanding it.
+
+    A matrix product sums its inner dimension's products, so the entries of a chain of products
+    grow geometrically with its length; this measures that before any entry is built (the
+    reports' entry-by-entry forms of a deep chain took minutes to expand and were never shown).
+    """
+    memo = {} if _memo is None else _memo
+    if e in memo:
+        return memo[e]
+    if e in env or isinstance(e, (sp.MatrixSymbol, sp.Identity, sp.OneMatrix, sp.ZeroMatrix)) or not e.args:
+        size = 1
+    elif isinstance(e, sp.MatrixBase):
+        size = max((tree_size(v) for v in e), default=1)
+    elif isinstance(e, sp.MatMul):
+        _, matrices = e.as_coeff_matrices()
+        size = entry_size(matrices[0], env, memo)
+        for m in matrices[1:]:
+            inner = int(m.shape[0])
+            size = inner * (size + entry_size(m, env, memo) + 1)
+        size += 1
+    else:
+        size = 1 + sum(entry_size(a, env, memo) for a in e.args if isinstance(a, sp.Basic))
+    memo[e] = size
+    return size

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..engine.derive import tidy
-from ..engine.explicit import explicit
+from ..engine.explicit import entry_size, explicit
 from ..numeric.formatting import (
     entry_latex,
     entry_text,
@@ -32,6 +32,9 @@ ELEMENTWISE_ENTRIES = 6
 CLOSED_CHARS = 300
 #: longest LaTeX of one entry's formula that is shown
 ENTRY_CHARS = 200
+#: entries are expanded only when each has at most this many terms and factors (``entry_size``);
+#: longer ones would not be shown (ENTRY_CHARS), and expanding a deep chain's took minutes
+ENTRY_TERMS = 400
 #: values are written into the graph's boxes for tensors with at most this many entries
 GRAPH_ENTRIES = 6
 
@@ -51,6 +54,7 @@ def build(model, verification, history) -> dict:
         "name": model.name,
         "title": model.title or f"Backpropagation: {model.name}",
         "digits": digits,
+        "entry_chars": ENTRY_CHARS,
         "convention": convention(model),
         "optimizer": optimizer_sentence(model),
         "epochs_count": model.epochs,
@@ -175,20 +179,31 @@ def _rules(step) -> list[str]:
 
 
 def derivations(model, d, names) -> list[dict]:
+    """Per parameter: its chain of steps, each written out once in the report (``repeat`` marks a
+    step an earlier parameter showed; ``quoted``, those of them the new lines use, quoted "from
+    above" — all of them would make a chain's report quadratic in its depth)."""
     shown: set[str] = set()
+    printed: dict = {}  # a step's printed forms, shared by every parameter whose chain holds it
     out = []
     for name, g in d.gradients.items():
         steps = []
         for s in g.steps[:-1]:
             node = s.node.name
-            steps.append({"node": node, "lhs": rf"\delta_{{{names[node]}}}",
-                          "partial": rf"\frac{{\partial L}}{{\partial {names[node]}}}",
-                          "rhs": latex_shaped(s.formula, names), "rhs_plain": latex(s.formula, names),
-                          "text": f"δ_{node} = {text(s.formula)}",
-                          "shape": shape_latex(s.node.shape), "rules": _rules(s), "repeat": node in shown})
+            if node not in printed:
+                printed[node] = {"node": node, "lhs": rf"\delta_{{{names[node]}}}",
+                                 "partial": rf"\frac{{\partial L}}{{\partial {names[node]}}}",
+                                 "rhs": latex_shaped(s.formula, names), "rhs_plain": latex(s.formula, names),
+                                 "text": f"δ_{node} = {text(s.formula)}",
+                                 "shape": shape_latex(s.node.shape), "rules": _rules(s)}
+            steps.append({**printed[node], "repeat": node in shown})
             shown.add(node)
+        used = set().union(*(s.formula.free_symbols for s, row in zip(g.steps, [*steps, None])
+                             if row is None or not row["repeat"]))
+        for s, row in zip(g.steps, steps):
+            row["quoted"] = row["repeat"] and d.delta[s.node] in used
         last = g.steps[-1]
-        closed = latex(g.closed, names)
+        closed = latex(g.closed, names) if g.short else None
+        entries = elementwise(g, d, names)
         final = latex_shaped(last.formula, names)
         out.append({
             "name": name, "latex": names[name], "shape": shape_latex(g.param.shape),
@@ -197,11 +212,13 @@ def derivations(model, d, names) -> list[dict]:
             "lhs_inline": rf"\partial L / \partial {names[name]}",
             "steps": steps,
             "final": final, "final_text": text(last.formula), "final_rules": _rules(last),
-            "closed": closed if closed != latex(last.formula, names) and len(closed) <= CLOSED_CHARS else None,
-            "closed_omitted": len(closed) > CLOSED_CHARS,
-            "closed_text": text(g.closed),
+            "closed": closed if closed and closed != latex(last.formula, names) and len(closed) <= CLOSED_CHARS
+            else None,
+            "closed_omitted": closed is None or len(closed) > CLOSED_CHARS,
+            "closed_text": text(g.closed) if closed else None,
             "substituted": _short(latex(g.substituted, names)) if g.substituted is not None else None,
-            "elementwise": elementwise(g, d, names),
+            "elementwise": entries,
+            "elementwise_omitted": _entrywise(g.param.shape) and entries is None,
         })
     return out
 
@@ -214,6 +231,11 @@ def _short(formula: str) -> str | None:
     return formula if len(formula) <= SUBSTITUTED_CHARS and formula else None
 
 
+def _entrywise(shape) -> bool:
+    rows, cols = shape
+    return rows * cols <= ELEMENTWISE_ENTRIES and (rows, cols) != (1, 1)
+
+
 def elementwise(g, d, names) -> list[dict] | None:
     """∂L/∂p_ij written out entry by entry, in the entries of the named quantities.
 
@@ -221,12 +243,14 @@ def elementwise(g, d, names) -> list[dict] | None:
     step(z)``), else the last step's form in the entries of the nearest δ, else nothing.
     """
     rows, cols = g.param.shape
-    if rows * cols > ELEMENTWISE_ENTRIES or (rows, cols) == (1, 1):
+    if not _entrywise(g.param.shape):
         return None
-    for formula in (g.closed, g.formula):
-        env, entry_names = {}, {}
+    for formula in ((g.closed,) if g.short else ()) + (g.formula,):
+        if entry_size(formula, {}) > ENTRY_TERMS:
+            continue
+        env, entry_names, free = {}, {}, formula.free_symbols
         for node, symbol in [*d.value.items(), *d.delta.items()]:
-            if not node.name or not isinstance(symbol, sp.MatrixSymbol) or symbol not in formula.free_symbols:
+            if not node.name or not isinstance(symbol, sp.MatrixSymbol) or symbol not in free:
                 continue
             label = names[node.name] if symbol is d.value[node] else rf"\delta_{{{names[node.name]}}}"
             r, c = node.shape
@@ -267,6 +291,9 @@ def verification_rows(verification, names, digits) -> list[dict]:
             fd_text = f"max. rel. error {c.fd_max_rel_err:.1e}"
         if c.kinks and c.fd_max_rel_err is not None:
             fd_text += f"; {len(c.kinks)} entr{'y' if len(c.kinks) == 1 else 'ies'} at a relu kink, not judged"
+        if c.fd_refined:
+            fd_text += (f"; {_entries(len(c.fd_refined))} differenced again at 50 digits (too small a derivative "
+                        "for double precision)")
         if c.fd_undefined:
             fd_text += (f"; NaN or infinite at {len(c.fd_undefined)} entr{'y' if len(c.fd_undefined) == 1 else 'ies'}"
                         " (a step of the difference leaves where the loss is defined): FAILED")
@@ -278,6 +305,10 @@ def verification_rows(verification, names, digits) -> list[dict]:
                            f"SymPy {m.elementwise:.10g}" for m in c.mismatches],
         })
     return out
+
+
+def _entries(count: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
 
 
 # -- training -------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """``result.json``: the stable, documented record of a derivation and its training run.
 
 Schema (version 1); every tensor is a nested list with its 2-D shape, floats at full
-float64 precision, NaN and infinities as ``null``::
+float64 precision, NaN and infinities as ``null``.  A gradient's ``latex``/``text`` is its closed
+form (every δ substituted; ``"form": "closed"``) when that has at most ``CLOSED_LIMIT`` (160) nodes,
+else its last step, in the δ of the named quantity after the parameter (``"form": "step"``).
+``fd_refined``: entries differenced again at 50 digits, too small a derivative for float64::
 
     {"schema": 1, "model": "seed", "title": "...",
      "convention": {"relu_grad_at_zero": 1},
@@ -9,10 +12,11 @@ float64 precision, NaN and infinities as ``null``::
      "params": {"w1": {"shape": [2, 3], "init": [[...]], "frozen": false}},
      "data": {"x": {"shape": [2, 1], "value": [[...]], "samples": 1}},
      "forward": [{"name": "u1", "shape": [1, 3], "latex": "...", "text": "..."}],
-     "gradients": {"w1": {"latex": "...", "text": "...",
+     "gradients": {"w1": {"form": "closed", "latex": "...", "text": "...",
                           "steps": [{"delta": "u1", "latex": "...", "text": "...", "rules": ["tanh"]}],
                           "verification": {"elementwise": true, "elementwise_method": "exact",
-                                           "fd_max_rel_err": 1e-10, "fd_kinks": []}}},
+                                           "fd_max_rel_err": 1e-10, "fd_kinks": [], "fd_undefined": [],
+                                           "fd_refined": []}}},
      "verified": true,
      "epochs": [{"epoch": 1, "sample": null, "precision": "mpmath",
                  "params": {...}, "forward": {...}, "grads": {...}, "updated": {...},
@@ -68,14 +72,19 @@ def build(model, verification, history) -> dict:
             forward.append({"name": node.name, "shape": list(node.shape),
                             "latex": latex(definition, names), "text": text(definition)})
     gradients = {}
+    steps: dict = {}  # each step printed once: a chain's parameters share them
     for name, g in d.gradients.items():
         check = verification.params[name]
+        for s in g.steps:
+            if s.node not in steps:
+                steps[s.node] = {"delta": s.node.name, "latex": latex(s.formula, names), "text": text(s.formula),
+                                 "rules": [r for r, _ in s.rules]}
         gradients[name] = {
             "shape": list(g.param.shape),
-            "latex": latex(g.closed, names),
-            "text": text(g.closed),
-            "steps": [{"delta": s.node.name, "latex": latex(s.formula, names), "text": text(s.formula),
-                       "rules": [r for r, _ in s.rules]} for s in g.steps],
+            "form": "closed" if g.short else "step",
+            "latex": latex(g.written, names),
+            "text": text(g.written),
+            "steps": [steps[s.node] for s in g.steps],
             "verification": {
                 "elementwise": check.elementwise_ok,
                 "elementwise_method": check.elementwise_method,
@@ -84,6 +93,7 @@ def build(model, verification, history) -> dict:
                 "fd_max_rel_err": None if check.fd_max_rel_err is None else float(f"{check.fd_max_rel_err:.2g}"),
                 "fd_kinks": [list(k) for k in check.kinks],
                 "fd_undefined": [list(k) for k in check.fd_undefined],
+                "fd_refined": [list(k) for k in check.fd_refined],
             },
         }
     return {

@@ -30,7 +30,7 @@ class DerivationView:
             out.append(f"∂L/∂{name}:")
             for s in g.steps:
                 out.append(f"  δ_{s.node.name} = {text(s.formula)}")
-            out.append(f"  ∂L/∂{name} = {text(g.closed)}")
+            out.append(f"  ∂L/∂{name} = {text(g.written)}")
         return out
 
     def __str__(self) -> str:
@@ -42,7 +42,7 @@ class DerivationView:
         for name, g in self.gradients.items():
             parts.append(f"**∂L/∂{name}**\n")
             rows = [rf"\delta_{{{s.node.name}}} &= {latex(s.formula, names)}" for s in g.steps]
-            rows.append(rf"\frac{{\partial L}}{{\partial {name}}} &= {latex(g.closed, names)}")
+            rows.append(rf"\frac{{\partial L}}{{\partial {name}}} &= {latex(g.written, names)}")
             parts.append("$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$\n")
         return "\n".join(parts)
 
