@@ -18,9 +18,11 @@ MAX_VARIANTS = 500
 MAX_ENTRIES = 1_000_000
 #: operations in a model's graph
 MAX_OPERATIONS = 2_000
-#: operations on the longest path from an input to the loss (a tanh layer ``tanh(h @ W + b)`` is
-#: three or four); deeper expressions exceed what SymPy's recursive algorithms handle
-MAX_DEPTH = 1000
+#: operations on the longest path from an input to the loss (a tanh layer ``tanh(W @ h + b)`` is
+#: three); deeper expressions exceed what SymPy's recursive algorithms (hashing a nested
+#: expression) handle within Python's recursion limit: a 300-deep scalar tanh chain derives and
+#: typesets in ~20 s, a 350-deep one fails
+MAX_DEPTH = 300
 #: the learning rate's range (float64 holds it, and a step of it changes something)
 LR_RANGE = (1e-12, 1e6)
 

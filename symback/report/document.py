@@ -37,6 +37,8 @@ ENTRY_CHARS = 200
 ENTRY_TERMS = 400
 #: values are written into the graph's boxes for tensors with at most this many entries
 GRAPH_ENTRIES = 6
+#: layers of the graph in one picture (a deeper graph is drawn in parts, each readable on a page)
+GRAPH_LAYERS = 6
 
 
 def names_of(model) -> dict[str, str]:
@@ -162,8 +164,25 @@ def graph(model, d, names, first, digits) -> dict:
     layers: dict[int, list[dict]] = {}
     for n in nodes:
         layers.setdefault(n["layer"], []).append(n)
-    return {"nodes": nodes, "layers": [layers[k] for k in sorted(layers)],
-            "edges": [(a, n["id"]) for n in nodes for a in n["inputs"]]}
+    ordered = [layers[k] for k in sorted(layers)]
+    return {"nodes": nodes, "layers": ordered, "edges": [(a, n["id"]) for n in nodes for a in n["inputs"]],
+            "parts": _graph_parts(ordered, names), "part_layers": GRAPH_LAYERS}
+
+
+def _graph_parts(layers: list[list[dict]], names) -> list[dict]:
+    """The graph in pictures of at most GRAPH_LAYERS layers, each readable on its own page.
+
+    A part after the first starts with a row of small boxes naming the quantities from the parts
+    above that it uses (``kind`` "above"); its edges start there."""
+    parts = []
+    for start in range(0, len(layers), GRAPH_LAYERS):
+        chunk = layers[start:start + GRAPH_LAYERS]
+        here = {n["id"] for layer in chunk for n in layer}
+        above = list(dict.fromkeys(a for layer in chunk for n in layer for a in n["inputs"] if a not in here))
+        stubs = [{"id": f"above-{a}", "latex": names[a], "kind": "above"} for a in above]
+        edges = [(a if a in here else f"above-{a}", n["id"]) for layer in chunk for n in layer for a in n["inputs"]]
+        parts.append({"layers": ([stubs] if stubs else []) + chunk, "edges": edges, "continued": start > 0})
+    return parts
 
 
 # -- derivation -----------------------------------------------------------------------

@@ -299,8 +299,17 @@ def test_a_chain_just_past_the_depth_bound_is_refused_and_one_within_it_derives(
     one_line_error(refused, f"{MAX_DEPTH + 1} operations deep", f"at most {MAX_DEPTH} deep")
     import symback
 
-    model = symback.load(tmp_path / f"chain{MAX_DEPTH}.py")  # within the bound: loads (deriving it is issue 11's)
+    model = symback.load(tmp_path / f"chain{MAX_DEPTH}.py")
     assert len([n for n in model.nodes if n.kind == "op"]) == MAX_DEPTH
+    within = run("derive", f"chain{MAX_DEPTH}.py", "--no-pdf", "--format", "json", "--out", "o", cwd=tmp_path)
+    assert within.returncode == 0, within.stderr  # the bound is what derivation handles, not a guess
+    # the oracle: d/dw of tanh^(n)(w)² by the chain rule, iterated in plain floats
+    import math
+
+    h, slope = 0.5, 1.0
+    for _ in range(MAX_DEPTH - 1):
+        h, slope = math.tanh(h), slope * (1 - math.tanh(h) ** 2)
+    assert json.loads(within.stdout)["epochs"][0]["grads"]["w"][0][0] == pytest.approx(2 * h * slope, rel=1e-12)
 
 
 def test_templates_render_in_the_sandbox(tmp_path):

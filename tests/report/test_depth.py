@@ -1,0 +1,145 @@
+"""Deep networks written as loops (issue 11, case ``loop-deep``): every stage linear in depth or
+bounded by a stated size rule, and the numbers still right.  Oracles: PyTorch autograd for every
+gradient; the reports' sizes at two depths (linear growth doubles them, quadratic quadruples);
+the graph's parts against the layer count written in the test."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from oracle import gradients
+
+import symback
+from symback.report import document, exporters
+
+CASES = ROOT / "tests" / "engine" / "cases"
+
+
+def loop_model(tmp_path, depth: int, width: int, seed: int = 1):
+    """``h = tanh(W @ h + b)`` in a loop, the idiom of the case, with one-decimal values."""
+    rng = random.Random(seed)
+
+    def r():
+        return round(rng.uniform(-0.6, 0.6), 1)
+
+    layers = "\n".join(f"layers.append((param({[[r() for _ in range(width)] for _ in range(width)]}), "
+                       f"param({[r() for _ in range(width)]})))" for _ in range(depth))
+    path = tmp_path / f"loop{depth}x{width}.py"
+    path.write_text(
+        "from symback import Model, param, data, tanh, mse\n"
+        f"x = data({[r() for _ in range(width)]})\ny = data({[r() for _ in range(width)]})\n"
+        f"layers = []\n{layers}\n"
+        "h = x\nfor W, b in layers:\n    h = tanh(W @ h + b)\nloss = mse(h, y)\n"
+        "model = Model(loss, lr=0.1, epochs=1)\n")
+    return symback.load(path)
+
+
+def reports(model) -> dict:
+    verification, history = model.verify(), model.train()
+    context = document.build(model, verification, history)
+    return {"context": context, "verification": verification,
+            **exporters.markdown_files("derivation", context, None), **exporters.latex_file("derivation", context, None)}
+
+
+def test_the_six_layer_loop_of_the_case_is_right_and_named_by_layer():
+    model = symback.load(CASES / "loop_deep.py")
+    check = model.verify()
+    assert check.ok, check.failures()
+    torch_grads = gradients(model)
+    assert sorted(torch_grads) == sorted(f"{p}{k}" for p in "Wb" for k in range(1, 7))
+    for name, c in check.params.items():  # EXPECTED.md: max. rel. diff 4e-15 through the API
+        np.testing.assert_allclose(np.array(c.matrix, dtype=float), torch_grads[name], rtol=1e-12, atol=1e-15)
+    assert [n.name for n in model.nodes if n.name and n.name.startswith("h")] == [f"h{k}" for k in range(1, 7)]
+
+
+def test_a_depth_32_chain_is_right(tmp_path):
+    model = loop_model(tmp_path, 32, 3)
+    check = model.verify()
+    assert check.ok, check.failures()
+    torch_grads = gradients(model)
+    for name, c in check.params.items():
+        np.testing.assert_allclose(np.array(c.matrix, dtype=float), torch_grads[name], rtol=1e-10, atol=1e-18)
+
+
+def test_a_derivative_too_small_for_double_precision_is_differenced_at_50_digits(tmp_path):
+    # ∂L/∂w = 2e-9 w = 6e-10 (by hand) beside a loss of 1000: float64's central difference is off by
+    # about ε·1000/h ≈ 4e-11, 6 % of it; the 50-digit one is exact to ~1e-30
+    (tmp_path / "tiny.py").write_text("from symback import Model, param\nw = param(0.3)\n"
+                                      "model = Model(1e-9 * w ** 2 + 1000, lr=0.1, epochs=1)\n")
+    check = symback.load(tmp_path / "tiny.py").verify().params["w"]
+    assert check.fd_refined == [(0, 0)] and check.fd_ok
+    assert check.fd[0, 0] == pytest.approx(6e-10, rel=1e-15) and check.fd_max_rel_err < 1e-20
+    # a wrong value still fails there: the 50-digit difference is the derivative, not a wider tolerance
+    from symback.numeric.verify import _refined
+
+    model = symback.load(tmp_path / "tiny.py")
+    from symback.numeric.program import to_mp
+
+    leaves = [to_mp(leaf.value) for leaf in model.program.leaves]
+    _, error = _refined(model, leaves, 0, (0, 0), 6.0001e-10)
+    assert error > 1e-5
+
+
+def test_every_report_grows_linearly_with_depth(tmp_path):
+    sizes = {}
+    for depth in (8, 16, 32):
+        files = reports(loop_model(tmp_path, depth, 3, seed=depth))
+        sizes[depth] = {name: len(files[name]) for name in ("derivation.md", "derivation.tex")}
+    for name in ("derivation.md", "derivation.tex"):
+        # twice the layers: about twice the text (a quadratic section — every step repeated in every
+        # parameter's chain, every closed form — made it 3.5× and more)
+        assert sizes[16][name] / sizes[8][name] < 2.3 and sizes[32][name] / sizes[16][name] < 2.3, sizes
+
+
+def test_closed_forms_beyond_the_size_rule_are_not_written_and_the_report_says_so(tmp_path):
+    model = loop_model(tmp_path, 12, 2)
+    files = reports(model)
+    d = model._derivation
+    far, near = d.gradients["W1"], d.gradients["W12"]
+    assert not far.short and near.short
+    sections = {g["name"]: g for g in files["context"]["derivations"]}
+    assert sections["W1"]["closed"] is None and sections["W1"]["closed_omitted"]
+    # W1 is 2×2: entry by entry its closed form is a 12-layer expansion (measured, never built), so its
+    # entries are written from the last step, in the entries of δ_h1
+    from symback.engine.explicit import entry_size
+
+    assert entry_size(far.raw_closed, {}) > document.ENTRY_TERMS
+    assert not sections["W1"]["elementwise_omitted"]
+    assert sections["W1"]["elementwise"][0]["rhs"] == r"\delta_{h_{1},1} {x}_{1} \left(1 - h_{1,1}^{2}\right)"
+    assert sections["W12"]["elementwise"] is not None
+    # result.json names the form it writes
+    from symback.report import result
+
+    built = result.build(model, files["verification"], model.train())
+    assert built["gradients"]["W1"]["form"] == "step" and built["gradients"]["W12"]["form"] == "closed"
+    assert built["gradients"]["W1"]["text"] == "δ_h1 xᵀ" or built["gradients"]["W1"]["text"].startswith("(")
+
+
+def test_each_step_is_quoted_from_above_only_where_the_new_lines_use_it(tmp_path):
+    model = loop_model(tmp_path, 8, 2)
+    files = reports(model)
+    sections = {g["name"]: g for g in files["context"]["derivations"]}
+    quoted = [s["node"] for s in sections["W3"]["steps"] if s["quoted"]]
+    assert quoted == ["h3"]  # every step of W3's chain is W1's; its last line uses δ_h3 alone
+    section = files["derivation.md"].split(r"### The gradient $`\partial L / \partial W_{3}`$")[1].split("###")[0]
+    quote = next(line for line in section.splitlines() if line.startswith("From above:"))
+    assert quote.startswith(r"From above: $`\delta_{h_{3}} = ") and quote.count("$`") == 1
+
+
+def test_a_deep_graph_is_drawn_in_parts_each_with_the_quantities_it_uses_from_above(tmp_path):
+    model = loop_model(tmp_path, 12, 2)
+    graph = reports(model)["context"]["graph"]
+    layers = len(graph["layers"])
+    assert layers == 14  # x, W1 and b1 above h1; one layer per h_k with W_{k+1}, b_{k+1} beside it; the loss
+    parts = graph["parts"]
+    assert len(parts) == -(-layers // document.GRAPH_LAYERS)
+    for k, part in enumerate(parts):
+        ids = {n["id"] for layer in part["layers"] for n in layer}
+        assert all(a in ids and b in ids for a, b in part["edges"])  # every edge drawn inside its picture
+        own = [layer for layer in part["layers"] if all(n["kind"] != "above" for n in layer)]
+        assert len(own) <= document.GRAPH_LAYERS
+        assert any(n["kind"] == "above" for layer in part["layers"] for n in layer) == (k > 0)
+    assert sum(len(p["edges"]) for p in parts) == len(graph["edges"])
