@@ -195,18 +195,20 @@ class Model:
 
         return Compiled(self)
 
-    def train(self, epochs: int | None = None, lr=None):
-        """Run the training epochs; returns the `History` (what ``result.json`` holds)."""
+    def train(self, epochs: int | None = None, lr=None, progress=None):
+        """Run the training epochs; returns the `History` (what ``result.json`` holds).
+
+        ``progress(done, total)`` is called as the update steps are done (for a progress bar)."""
         from .numeric.train import train
 
         epochs = self.epochs if epochs is None else _checked_epochs(epochs, self.samples)
-        return train(self, epochs=epochs, lr=self.lr if lr is None else lr)
+        return train(self, epochs=epochs, lr=self.lr if lr is None else lr, progress=progress)
 
-    def verify(self):
-        """Check every gradient three ways (see ``verify.py``)."""
+    def verify(self, progress=None):
+        """Check every gradient three ways (see ``verify.py``); ``progress(done, total)`` as in `train`."""
         from .numeric.verify import verify
 
-        return verify(self)
+        return verify(self, progress=progress)
 
     def initial_values(self) -> dict[Tensor, object]:
         """Every leaf's value for the first update step."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from ..report import result as result_json
 from ..report.pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
 from ..resources import seed_example
 from .options import override
+from .progress import Stages
 
 console = Console(highlight=False)
 
@@ -65,25 +65,28 @@ def derive(
 
     if tex_engine not in ENGINES:
         raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {tex_engine!r}")
-    status = console.status if format == "text" else (lambda _: nullcontext())
-    with status("deriving and verifying…"):
-        verification = model.verify()
-        history = model.train()
-    result = result_json.build(model, verification, history)
-    with status("rendering the reports…"):
-        context = document.build(model, verification, history)
-        files = {"result.json": result_json.dumps(result)}
-        files.update(exporters.markdown_files("derivation", context, templates))
-        files.update(exporters.latex_file("derivation", context, templates))
     make_pdf = exporters.pdf_wanted(pdf, tex_engine)
     folder = out or Path("reports") / model.name
-    if make_pdf:
-        try:
-            with status(f"typesetting the PDF ({tex_engine})…"):
-                files.update(exporters.pdf_file("derivation", files["derivation.tex"], tex_engine))
-        except SymbackError:
-            exporters.write_files(folder, files)  # the .tex and .md are still written
-            raise
+    with Stages(console, enabled=format == "text") as stages:
+        with stages.stage("deriving"):
+            model.program  # noqa: B018  (the derivation and its program, built once here)
+        with stages.stage("verifying", total=1 + len(model.trainable)) as tick:
+            verification = model.verify(progress=tick)
+        with stages.stage(f"training ({model.epochs} epoch{'' if model.epochs == 1 else 's'})") as tick:
+            history = model.train(progress=tick)
+        with stages.stage("writing the reports"):
+            result = result_json.build(model, verification, history)
+            context = document.build(model, verification, history)
+            files = {"result.json": result_json.dumps(result)}
+            files.update(exporters.markdown_files("derivation", context, templates))
+            files.update(exporters.latex_file("derivation", context, templates))
+        if make_pdf:
+            try:
+                with stages.stage(f"typesetting the PDF ({tex_engine})"):
+                    files.update(exporters.pdf_file("derivation", files["derivation.tex"], tex_engine))
+            except SymbackError:
+                exporters.write_files(folder, files)  # the .tex and .md are still written
+                raise
     written = exporters.write_files(folder, files)
 
     if format == "json":

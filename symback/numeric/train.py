@@ -67,19 +67,25 @@ def _number(x, precision):
     return mpmath.mpf(x.p) / x.q if precision == MPMATH else float(x.p) / float(x.q)
 
 
-def train(model, epochs: int, lr) -> History:
-    """Train ``model`` for ``epochs`` epochs from its initial values."""
+def train(model, epochs: int, lr, progress=None) -> History:
+    """Train ``model`` for ``epochs`` epochs from its initial values.
+
+    ``progress(done, total)``, if given, is called as update steps are done (about 200 times in all)."""
     per_epoch = model.samples
     total = epochs * per_epoch
     shown_mp = total if total <= HIGH_PRECISION_STEPS else HIGH_PRECISION_STEPS // 2
     keep_tail = 0 if total <= HIGH_PRECISION_STEPS else TAIL_STEPS
 
     records: list[StepRecord] = []
+    work = shown_mp + total
+    report = (lambda offset: lambda k: progress(offset + k, work)) if progress else (lambda offset: None)
     with mpmath.workdps(DIGITS):
-        mp_records, mp_losses, mp_stop = _run(model, lr, shown_mp, per_epoch, MPMATH, keep=range(shown_mp))
+        mp_records, mp_losses, mp_stop = _run(model, lr, shown_mp, per_epoch, MPMATH, keep=range(shown_mp),
+                                              progress=report(0), every=max(1, work // 200))
     records += mp_records
     tail = range(max(shown_mp, total - keep_tail), total)
-    float_records, losses, stopped = _run(model, lr, total, per_epoch, FLOAT64, keep=tail)
+    float_records, losses, stopped = _run(model, lr, total, per_epoch, FLOAT64, keep=tail,
+                                          progress=report(shown_mp), every=max(1, work // 200))
     records += float_records
     # where both ran, the 50-digit loss (rounded once) is the one kept: it does not depend on the CPU's libm
     losses[: len(mp_losses)] = mp_losses
@@ -87,10 +93,13 @@ def train(model, epochs: int, lr) -> History:
     return History(records, losses, per_epoch, total, stopped)
 
 
-def _run(model, lr, steps: int, per_epoch: int, precision: str, keep) -> tuple[list, list, str | None]:
+def _run(model, lr, steps: int, per_epoch: int, precision: str, keep, progress=None,
+         every: int = 1) -> tuple[list, list, str | None]:
     records, losses = [], []
     keep = set(keep)
     for k, record in enumerate(islice(iter_steps(model, lr, precision), steps)):
+        if progress and (k + 1) % every == 0:
+            progress(k + 1)
         losses.append(record.loss_value)
         if k in keep or record.stopped:
             records.append(record)

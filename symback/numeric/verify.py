@@ -99,16 +99,23 @@ class Verification:
         return lines
 
 
-def verify(model) -> Verification:
-    """Run all three checks at the model's first update step."""
+def verify(model, progress=None) -> Verification:
+    """Run all three checks at the model's first update step.
+
+    ``progress(done, total)``, if given, is called after the elementwise check and after each
+    parameter's finite differences (``total`` = 1 + the trainable parameters)."""
     program = model.program
     d = model._derivation
     leaf_values = _first_step_values(model)
+    total = 1 + len(model.trainable)
     with mpmath.workdps(DIGITS):
         values, grads = program.full(leaf_values, MPMATH)
         defined_at_start(model, values)
         elementwise = _elementwise(model, d, leaf_values, grads)
-    fd = _finite_differences(model, leaf_values, grads)
+    if progress:
+        progress(1, total)
+    fd = _finite_differences(model, leaf_values, grads,
+                             (lambda k: progress(1 + k, total)) if progress else None)
     checks = {}
     for p in model.trainable:
         matrix = grads[p]
@@ -373,7 +380,7 @@ def _agree_at_random_points(a, b, point, rng, count: int = 3) -> bool:
 # -- 3. Finite differences -------------------------------------------------------------
 
 
-def _finite_differences(model, leaf_values, exact_grads) -> dict:
+def _finite_differences(model, leaf_values, exact_grads, progress=None) -> dict:
     """Central differences of the loss in float64, step 6e-6 (scaled by the entry).
 
     Where one disagrees with the gradient beyond FD_TOLERANCE, that entry is differenced again at
@@ -420,6 +427,8 @@ def _finite_differences(model, leaf_values, exact_grads) -> dict:
                 refined.append((i, j))
             worst = max(worst or 0.0, error)  # None while no entry is judged
         result[p] = (fd, worst, kinks, undefined, refined)
+        if progress:
+            progress(len(result))
     return result
 
 
