@@ -20,7 +20,7 @@ from functools import cached_property, lru_cache
 import sympy as sp
 
 from .explicit import tree_size
-from .expr import ONE, Broadcast, Grad, add
+from .expr import ONE, Apply, Broadcast, Grad, LogSoftmax, Reduce, Softmax, add
 from .graph import Tensor, topological_order
 from .rules import Context, rule_for, rule_key
 
@@ -231,13 +231,78 @@ def tidy(e: sp.MatrixExpr) -> sp.MatrixExpr:
         lambda a: isinstance(a, sp.Transpose) and tuple(a.shape) == (1, 1),
         lambda a: a.arg,
     )
-    return e.replace(
+    e = e.replace(
         lambda a: isinstance(a, sp.HadamardProduct) and any(_broadcast_number(f) is not None for f in a.args),
         _pull_numbers,
     ).replace(
         lambda a: isinstance(a, sp.MatMul) and any(isinstance(f, sp.MatMul) for f in a.args),
         _flatten_product,
     )
+    return e.replace(lambda a: isinstance(a, sp.MatrixExpr) and not isinstance(a, sp.MatrixSymbol), _board)
+
+
+# -- forms on the board ----------------------------------------------------------------
+
+
+def _board(a):
+    """One node as a teacher writes it, its operands already so (``replace`` works bottom-up):
+    exp(log_softmax(z)) is softmax(z); numbers and signs come out of sums, broadcasts, transposes
+    and elementwise products (−(s ⊙ ∑(−y)) is s ⊙ ∑y); an all-ones factor of ⊙ is dropped
+    (1ᵀ ⊙ Iᵀ is Iᵀ); a sum whose terms share a number has it outside: 1/4 S − 1/4 Y is (S − Y)/4."""
+    if isinstance(a, Apply) and a.fn == "exp" and isinstance(a.arg, LogSoftmax):
+        return Softmax(a.arg.arg, a.arg.axis)
+    if isinstance(a, (Reduce, sp.Transpose)) or (isinstance(a, Broadcast) and _broadcast_number(a) is None):
+        c, body = _split(a.args[0])
+        return _scaled(c, a.func(body, *a.args[1:])) if c != 1 else a
+    if isinstance(a, sp.HadamardProduct):
+        factors = [f for f in a.args if not _all_ones(f)] or [a.args[0]]
+        split = [_split(f) for f in factors]
+        coeff = sp.Mul(*[c for c, _ in split])
+        if coeff == 1 and len(factors) == len(a.args):
+            return a
+        bodies = [b for _, b in split]
+        return _scaled(coeff, bodies[0] if len(bodies) == 1 else sp.HadamardProduct(*bodies))
+    if isinstance(a, sp.MatMul):
+        c, body = _split(a)
+        return _scaled(c, body) if isinstance(body, sp.MatMul) or c != a.as_coeff_matrices()[0] else a
+    if isinstance(a, sp.MatAdd):
+        split = [_split(t) for t in a.args]
+        common = abs(split[0][0])
+        if common != 1 and common.is_Rational and all(abs(c) == common for c, _ in split):
+            return sp.MatMul(common, sp.MatAdd(*[_scaled(c / common, b) for c, b in split]))
+    return a
+
+
+def _split(m) -> tuple:
+    """(number, matrix) with ``m`` = number · matrix; nested products' numbers multiplied out."""
+    if not isinstance(m, sp.MatMul):
+        return sp.Integer(1), m
+    coeff, factors = sp.Integer(1), []
+    for f in m.args:
+        if isinstance(f, sp.MatMul):
+            c, inner = _split(f)
+            coeff *= c
+            factors += list(inner.args) if isinstance(inner, sp.MatMul) else [inner]
+        elif f.is_Matrix:
+            factors.append(f)
+        else:
+            coeff *= f
+    return coeff, factors[0] if len(factors) == 1 else sp.MatMul(*factors)
+
+
+def _scaled(c, body):
+    if c == 1:
+        return body
+    inner, rest = _split(body)
+    c = c * inner
+    if c == 1:
+        return rest
+    return sp.MatMul(c, *rest.args) if isinstance(rest, sp.MatMul) else sp.MatMul(c, rest)
+
+
+def _all_ones(m) -> bool:
+    m = m.arg if isinstance(m, sp.Transpose) else m
+    return isinstance(m, sp.OneMatrix) or _broadcast_number(m) == 1
 
 
 def _flatten_product(product):

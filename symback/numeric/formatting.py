@@ -141,3 +141,32 @@ def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
         if k > 0 and name_latex[k - 1] == "_":
             return f"{name_latex[:-1]},{index}}}"
     return f"{{{name_latex}}}_{{{index}}}"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def setting(value) -> str:
+    """A hyperparameter as a person writes it: 0.1, 0.999, 10⁻⁸, 3.6 × 10⁻⁸, 1/3 (never 1/100000000).
+
+    Exact: a terminating decimal is written in decimals (scientific below 10⁻⁴ or from 10⁶ on),
+    any other fraction as a fraction."""
+    r = sp.Rational(value)
+    q = r.q
+    for prime in (2, 5):
+        while q % prime == 0:
+            q //= prime
+    if q != 1 or r == 0:
+        return str(r)
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        d = (Decimal(r.p) / Decimal(r.q)).normalize()
+    exponent = d.adjusted()
+    if -4 <= exponent < 6:
+        return format(d, "f")
+    mantissa = (d.scaleb(-exponent)).normalize()
+    power = f"10{str(exponent).translate(_SUPERSCRIPT)}"
+    sign = "-" if mantissa < 0 else ""
+    return f"{sign}{power}" if abs(mantissa) == 1 else f"{sign}{format(abs(mantissa), 'f')} × {power}"

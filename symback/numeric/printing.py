@@ -138,6 +138,12 @@ def _is_unit(m) -> bool:
     return isinstance(m, (sp.Identity, sp.OneMatrix)) and _is_scalar(m)
 
 
+def _over(coeff, matrices) -> bool:
+    """A sum times 1/n is written over n: (softmax(Z) − Y)/4."""
+    return (len(matrices) == 1 and isinstance(matrices[0], sp.MatAdd) and coeff.is_Rational
+            and abs(coeff.p) == 1 and coeff.q > 1)
+
+
 _ATOM = PRECEDENCE["Pow"]
 _FACTOR = PRECEDENCE["Mul"] + 1  # a factor of ⊙ or of a product: parenthesise sums and products
 
@@ -194,6 +200,8 @@ class TextPrinter(StrPrinter):
         body = " ".join(self.parenthesize(m, _FACTOR) for m in matrices)
         if coeff == -1:
             return "-" + body
+        if _over(coeff, matrices):  # (softmax(Z) − Y)/4, as on the board
+            return f"{'-' if coeff < 0 else ''}({self._print(matrices[0])})/{coeff.q}"
         if coeff != 1:
             return f"{self._print(coeff)} {body}"
         return body
@@ -353,6 +361,8 @@ class LatexPrinter(_SympyLatexPrinter):
         body = " ".join(self.parenthesize(m, _FACTOR) for m in matrices)
         if coeff == -1:
             return "-" + body
+        if _over(coeff, matrices):
+            return rf"{'-' if coeff < 0 else ''}\frac{{{self._print(matrices[0])}}}{{{coeff.q}}}"
         if coeff != 1:
             return f"{self._print(coeff)} {body}"
         return body

@@ -20,6 +20,7 @@ from ..numeric.formatting import (
     matrix_text,
     number,
     number_latex,
+    setting,
     shape_latex,
     shape_text,
 )
@@ -91,14 +92,14 @@ def convention(model) -> str:
 
 
 def optimizer_sentence(model) -> str:
-    lr = sp.Rational(model.lr)
+    lr = setting(model.lr)
     if model.optimizer == "sgd":
         return f"gradient descent: p ← p − η ∂L/∂p with η = {lr}"
     if model.optimizer == "momentum":
         return (f"gradient descent with momentum (as torch.optim.SGD): v ← β v + ∂L/∂p, p ← p − η v, "
-                f"with η = {lr}, β = {sp.Rational(model.beta)}")
-    return (f"Adam (as torch.optim.Adam) with η = {lr}, β₁ = {sp.Rational(model.beta1)}, "
-            f"β₂ = {sp.Rational(model.beta2)}, ε = {sp.Rational(model.eps)}")
+                f"with η = {lr}, β = {setting(model.beta)}")
+    return (f"Adam (as torch.optim.Adam) with η = {lr}, β₁ = {setting(model.beta1)}, "
+            f"β₂ = {setting(model.beta2)}, ε = {setting(model.eps)}")
 
 
 def equations(model, d, names) -> list[dict]:

@@ -81,7 +81,10 @@ def render(document: str, format: str, context: dict, user_dir: Path | None = No
 # Unicode a sentence of symback's may contain, as LaTeX (text mode)
 _TEX_UNICODE = {
     "′": r"$'$", "−": r"\textminus{}", "²": r"\textsuperscript{2}", "ⁿ": r"\textsuperscript{$n$}",
-    "⁻": r"\textsuperscript{$-$}", "¹": r"\textsuperscript{1}", "⊙": r"$\odot$", "δ": r"$\delta$",
+    "⁻": r"\textsuperscript{$-$}", "¹": r"\textsuperscript{1}", "⁰": r"\textsuperscript{0}",
+    "³": r"\textsuperscript{3}", "⁴": r"\textsuperscript{4}", "⁵": r"\textsuperscript{5}",
+    "⁶": r"\textsuperscript{6}", "⁷": r"\textsuperscript{7}", "⁸": r"\textsuperscript{8}",
+    "⁹": r"\textsuperscript{9}", "⊙": r"$\odot$", "δ": r"$\delta$",
     "σ": r"$\sigma$", "Σ": r"$\Sigma$", "∑": r"$\sum$", "ᵀ": r"\textsuperscript{T}", "α": r"$\alpha$",
     "β": r"$\beta$", "η": r"$\eta$", "ε": r"$\varepsilon$", "₁": r"$_1$", "₂": r"$_2$", "×": r"$\times$",
     "·": r"$\cdot$", "≤": r"$\le$", "≥": r"$\ge$", "←": r"$\leftarrow$", "→": r"$\to$", "∂": r"$\partial$",
