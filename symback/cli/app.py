@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import signal
 import sys
 
@@ -44,9 +45,17 @@ def _root(
     """symback: derive, verify and train backpropagation symbolically, step by step."""
 
 
-app.command(name="derive")(derive.derive)
-app.command(name="worksheet")(worksheet.worksheet)
-app.command(name="check")(check.check)
+def _reflowed(command):
+    """The command's docstring with each paragraph on one line: typer keeps the source's line breaks,
+    which broke the help mid-sentence at any terminal width but the source's."""
+    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
+    command.__doc__ = "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+    return command
+
+
+app.command(name="derive")(_reflowed(derive.derive))
+app.command(name="worksheet")(_reflowed(worksheet.worksheet))
+app.command(name="check")(_reflowed(check.check))
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -98,6 +107,8 @@ def main() -> None:
     except typer.Abort:  # end of input at a prompt
         stderr.print("aborted")
         sys.exit(130)
-    except ClickException as e:  # usage errors: unknown option, missing argument
-        e.show()
+    except ClickException as e:  # usage errors: unknown option, missing argument, a value out of range
+        command = getattr(getattr(e, "ctx", None), "command_path", None) or "symback"
+        if e.format_message():  # (none after the help shown for a bare `symback`)
+            _error(f"{e.format_message()} (see '{command} --help')")  # one line, as every other error
         sys.exit(2)

@@ -97,3 +97,35 @@ def test_version_one_epoch_and_every_file_written(tmp_path):
     assert "· 1 epoch\n" in r.stdout
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert f"wrote {', '.join(f'o/{name}' for name in written)}\n" in r.stdout
+
+
+@pytest.mark.parametrize("args, says", [
+    (["derive", "--epochs", "-1"], "'--epochs'"),
+    (["derive", "--digits", "99"], "'--digits'"),
+    (["derive", "--bogus"], "No such option: --bogus"),
+    (["check"], "Missing argument"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_every_usage_error_is_one_line_naming_the_option(tmp_path, args, says):
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], r.stderr
+    assert "site-packages" not in r.stderr and "typer" not in r.stderr
+
+
+@pytest.mark.parametrize("command", ["derive", "worksheet", "check"])
+def test_help_is_never_broken_mid_sentence(tmp_path, command):
+    import inspect
+
+    from symback.cli import app
+
+    source = inspect.getdoc(vars(getattr(app, command))[command])  # the command's function in its module
+    wide = subprocess.run([sys.executable, "-m", "symback", command, "--help"], capture_output=True, text=True,
+                          env={**ENV, "COLUMNS": "400"}, timeout=60).stdout
+    # at a width no paragraph needs, each paragraph of the docstring is one line of the help
+    for paragraph in source.split("\n\n"):
+        first_words = " ".join(paragraph.split()[:6])
+        line = next((x for x in wide.splitlines() if first_words in " ".join(x.split())), None)
+        assert line is not None, first_words
+        assert " ".join(paragraph.split()) in " ".join(line.split()), (paragraph, line)
