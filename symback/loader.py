@@ -81,7 +81,8 @@ class Bindings(dict):
     """The model file's top-level namespace, which sees every assignment as it happens.
 
     A variable bound in turn to several tensors — ``h = tanh(W @ h + b)`` in a loop, or
-    ``for W, b in layers`` — names them as a teacher numbers layers: h1, h2, …, W1, W2, … (a
+    ``for W, b in layers`` — names them as a teacher numbers layers: h1, h2, …, W1, W2, …, and a
+    recurrent state given first as a value h0, then h1, h2, … per time step (a
     variable bound to one tensor keeps its name; a tensor named already, by ``name=`` or an
     earlier variable, keeps its own).  Every binding is also made in the module's globals, where
     the file's functions look names up.
@@ -92,6 +93,7 @@ class Bindings(dict):
         self.module = module
         self.bound: dict[str, list[Tensor]] = {}  # the tensors this variable named, in order
         self.ours: set[int] = set()  # tensors named here (their names may still change)
+        self.first: dict[str, int] = {}  # the number of a variable's first tensor: 0 or 1
 
     def __setitem__(self, key, value) -> None:
         super().__setitem__(key, value)
@@ -109,8 +111,11 @@ class Bindings(dict):
             value.name = key
             return
         if len(bound) == 2:
-            bound[0].name = self._numbered(key, 1)
-        value.name = self._numbered(key, len(bound))
+            # an initial state given as a value, then computed ones (a recurrent network's h = 0, then
+            # h = tanh(W h + U x + b) per time step): h0, h1, h2, … as on the board; else from 1
+            self.first[key] = 0 if bound[0].is_leaf and not value.is_leaf else 1
+            bound[0].name = self._numbered(key, self.first[key])
+        value.name = self._numbered(key, self.first[key] + len(bound) - 1)
 
     def _numbered(self, key: str, k: int) -> str:
         """``W2``; or ``W_2`` for every layer where the file has a tensor of its own named W1, W2, …"""
