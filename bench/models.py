@@ -34,6 +34,63 @@ def chain_source(depth: int) -> str:
     return "\n".join(lines)
 
 
+def loop_source(depth: int) -> str:
+    """The same chain as `chain_source` (the same values), written as people write a deep network:
+    a loop reassigning one variable, the layers unnamed (symback numbers them h1, h2, …)."""
+    values = chain_values(depth)
+    weights = ", ".join(f"param({values[f'w{k}']})" for k in range(1, depth + 1))
+    return "\n".join(["from symback import Model, data, mean, param, tanh", "",
+                      f"x = data({values['x']})", f"y = data({values['y']})", f"weights = [{weights}]",
+                      "h = x", "for W in weights:", "    h = tanh(W @ h)",
+                      "loss = mean((h - y) ** 2)", "", "model = Model(loss, lr=0.1, epochs=1)", ""])
+
+
+def layer_values(depth: int, width: int) -> dict[str, list]:
+    """Weights W1…W_depth (width × width) and biases b1… (width × 1), x and y; one decimal."""
+    rng = random.Random(1000 * depth + width)
+    values = {"x": _matrix(width, 1, rng, 1.0), "y": _matrix(width, 1, rng, 0.5)}
+    for k in range(1, depth + 1):
+        values[f"W{k}"] = [[round(v, 1) for v in row] for row in _matrix(width, width, rng, 0.6)]
+        values[f"b{k}"] = [[round(v[0], 1)] for v in _matrix(width, 1, rng, 0.3)]
+    return values
+
+
+def layers_source(depth: int, width: int, loop: bool) -> str:
+    """``depth`` layers h = tanh(W @ h + b) of ``width`` units, mean squared error, 2 epochs: as a loop
+    (``loop``: unnamed, numbered by symback) or written out with every name (W1, b1, h1, …)."""
+    values = layer_values(depth, width)
+    lines = ["from symback import Model, data, mse, param, tanh", "",
+             f"x = data({values['x']})", f"y = data({values['y']})"]
+    if loop:
+        pairs = ", ".join(f"(param({values[f'W{k}']}), param({values[f'b{k}']}))" for k in range(1, depth + 1))
+        lines += [f"layers = [{pairs}]", "h = x", "for W, b in layers:", "    h = tanh(W @ h + b)", "out = h"]
+    else:
+        lines.append("h0 = x")
+        for k in range(1, depth + 1):
+            lines += [f"W{k} = param({values[f'W{k}']})", f"b{k} = param({values[f'b{k}']})",
+                      f"h{k} = tanh(W{k} @ h{k - 1} + b{k})"]
+        lines.append(f"out = h{depth}")
+    lines += ["loss = mse(out, y)", "", f'model = Model(loss, lr=0.1, epochs=2, title="{depth} tanh layers of '
+              f'{width}")', ""]
+    return "\n".join(lines)
+
+
+def layers_gradcheck(depth: int, width: int) -> str:
+    """A script that imports PyTorch and runs one ``gradcheck`` on the same network."""
+    values = layer_values(depth, width)
+    return "\n".join([
+        "import torch", "",
+        f"values = {values!r}",
+        "t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k not in ('x', 'y')) for k, v in values.items()}",
+        f"params = [t[f'{{p}}{{k}}'] for k in range(1, {depth + 1}) for p in 'Wb']", "",
+        "def loss(*ps):",
+        "    h = t['x']",
+        "    for W, b in zip(ps[::2], ps[1::2]):",
+        "        h = torch.tanh(W @ h + b)",
+        "    return ((h - t['y']) ** 2).mean()", "",
+        "assert torch.autograd.gradcheck(loss, params)", ""])
+
+
 def mlp_source(width: int, inputs: int = 2, outputs: int = 2) -> str:
     """One hidden layer of ``width`` sigmoid units, float64 (NumPy) values, squared error."""
     return "\n".join([

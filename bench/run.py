@@ -28,6 +28,7 @@ from .plot import line_chart
 LIMIT = 120.0  # seconds: a peer run longer than this is stopped and marked
 DEPTHS = [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32]
 WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+LOOP_DEPTHS = [4, 8, 16, 32]
 OUT = ROOT / "reports"
 
 
@@ -63,9 +64,9 @@ def log(message: str) -> None:
 # -- the measurements ---------------------------------------------------------------------
 
 
-def derivation(kind: str, sizes: list[int], repeats: int) -> list[dict]:
+def derivation(kind: str, sizes: list[int], repeats: int, peer: bool = True) -> list[dict]:
     """symback (derive; derive + verify; gradient and loss call) and plain SymPy at each size."""
-    rows, peer_stopped = [], None
+    rows, peer_stopped = [], None if peer else "not asked"
     for size in sizes:
         runs = [worker("symback", kind, size)[0] for _ in range(repeats)]
         first = [r[0] for r in runs]
@@ -76,7 +77,7 @@ def derivation(kind: str, sizes: list[int], repeats: int) -> list[dict]:
                "grad": _median(calls, "grad"), "loss": _median(calls, "loss"), "ratio": _median(calls, "ratio")}
         if peer_stopped is not None:
             row["sympy"] = None
-            row["sympy_note"] = f"not run (stopped at {peer_stopped})"
+            row["sympy_note"] = "not run" if not peer else f"not run (stopped at {peer_stopped})"
         else:
             peer_runs = []
             for _ in range(repeats):
@@ -134,6 +135,87 @@ def end_to_end(repeats: int) -> dict:
         return {"derive": timed([*derive, "--no-pdf"], repeats),
                 "derive_pdf": timed([*derive, "--pdf"], max(1, repeats // 2)) if _has_tex() else None,
                 "gradcheck": timed([sys.executable, str(script)], repeats)}
+
+
+def loop_end_to_end(repeats: int, depth: int = 12, width: int = 4) -> dict:
+    """``symback derive`` (every report, the PDF included) of a ``depth``-layer network of ``width`` units
+    written as a loop and written out with names, and PyTorch's import + gradcheck of the same network."""
+    from .models import layers_gradcheck, layers_source
+
+    with tempfile.TemporaryDirectory() as folder:
+        def timed(command: list[str]) -> float:
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, cwd=folder, env=_env())
+                times.append(time.perf_counter() - started)
+                if done.returncode != 0:
+                    sys.exit(f"{' '.join(command)} failed:\n{done.stderr.decode()[-2000:]}")
+            return statistics.median(times)
+
+        out = {"depth": depth, "width": width, "pdf": _has_tex()}
+        for how in ("loop", "named"):
+            path = Path(folder) / f"{how}.py"
+            path.write_text(layers_source(depth, width, loop=how == "loop"))
+            derive = [sys.executable, "-m", "symback", "derive", str(path), "--out", str(Path(folder) / how)]
+            out[how] = timed([*derive, "--pdf" if out["pdf"] else "--no-pdf"])
+            out[f"{how}_no_pdf"] = timed([*derive, "--no-pdf"])
+        script = Path(folder) / "gradcheck.py"
+        script.write_text(layers_gradcheck(depth, width))
+        out["gradcheck"] = timed([sys.executable, str(script)])
+    return out
+
+
+def loops_section(loops: list[dict], named: list[dict], e2e: dict) -> tuple[list[str], list[tuple]]:
+    """Section 7: the depth series written as loops beside the named chains, and the end-to-end loop."""
+    by_size = {r["size"]: r for r in named}
+    lines = [LOOPS_BEGIN, "## 7. Networks written as loops", "",
+             "The chains of section 1 (the same values) written as people write a deep network: one variable "
+             "reassigned in a loop, `h = tanh(W @ h)`, the layers unnamed (symback numbers them h1, h2, …, "
+             "W1, W2, …), beside the same chains written out with a name per layer, in the same run.", "",
+             "| depth | loop: derive | loop: derive + verify | named: derive + verify | loop / named |",
+             "|---:|---:|---:|---:|---:|"]
+    for r in loops:
+        n = by_size.get(r["size"])
+        lines.append(f"| {r['size']} | {_s(r['derive'])} | {_s(r['verified'])} | "
+                     f"{_s(n['verified']) if n else '—'} | {_x(r['verified'], n['verified']) if n else '—'} |")
+    pdf = "every report and the PDF" if e2e["pdf"] else "every report (no TeX engine: no PDF)"
+    lines += ["", f"End to end, whole processes: `symback derive` of {e2e['depth']} tanh layers of {e2e['width']} "
+              f"units with biases, 2 epochs — derive, verify three ways, train, write {pdf} — written as a loop and "
+              "written out with names, against a script that imports PyTorch and runs one `gradcheck` of the "
+              "same network:", "",
+              "| command | time | / named | / PyTorch |", "|---|---:|---:|---:|",
+              f"| `symback derive` loop ({'PDF' if e2e['pdf'] else 'no PDF'}) | {_s(e2e['loop'])} | "
+              f"{_x(e2e['loop'], e2e['named'])} | {_x(e2e['loop'], e2e['gradcheck'])} |",
+              f"| `symback derive` named ({'PDF' if e2e['pdf'] else 'no PDF'}) | {_s(e2e['named'])} | 1.0× | "
+              f"{_x(e2e['named'], e2e['gradcheck'])} |",
+              f"| `symback derive --no-pdf` loop | {_s(e2e['loop_no_pdf'])} | "
+              f"{_x(e2e['loop_no_pdf'], e2e['named_no_pdf'])} | {_x(e2e['loop_no_pdf'], e2e['gradcheck'])} |",
+              f"| `python gradcheck.py` (PyTorch import + gradcheck) | {_s(e2e['gradcheck'])} | | 1.0× |", ""]
+    deepest = loops[-1]
+    targets = [(f"A depth-{deepest['size']} 3×3 chain written as a loop derives in under 5 s",
+                f"{_s(deepest['derive'])} (+ verify {_s(deepest['verified'])})",
+                deepest["size"] >= 32 and deepest["derive"] < 5),
+               (f"A {e2e['depth']}-layer {e2e['width']}×{e2e['width']} loop: {pdf} in under 30 s",
+                _s(e2e["loop"]), e2e["loop"] < 30)]
+    lines += ["| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets]
+    lines += ["", LOOPS_END]
+    return lines, targets
+
+
+LOOPS_BEGIN, LOOPS_END = "<!-- loops: python -m bench.run --only loops rewrites this section -->", "<!-- /loops -->"
+
+
+def splice(text: str, section: list[str]) -> str:
+    """``text`` (a bench.md) with its loops section replaced by ``section`` (added before the last part
+    if it has none)."""
+    block = "\n".join(section)
+    if LOOPS_BEGIN in text and LOOPS_END in text:
+        before, rest = text.split(LOOPS_BEGIN, 1)
+        return before + block + rest.split(LOOPS_END, 1)[1]
+    head, marker, tail = text.partition("## Where targets are missed")
+    return head + block + "\n\n" + marker + tail if marker else text + "\n" + block + "\n"
 
 
 GRADCHECK = '''\
@@ -199,7 +281,8 @@ def _x(a: float, b: float) -> str:
     return f"{a / b:.1f}×"
 
 
-def report(depth, width, call_times, e2e, train, grading_times, long, files, ops, started) -> tuple[str, list[tuple]]:
+def report(depth, width, call_times, e2e, train, grading_times, long, files, ops, started,
+           loops=None) -> tuple[str, list[tuple]]:
     lines = ["# Benchmarks", "",
              f"Generated by `make bench` on {time.strftime('%Y-%m-%d', time.gmtime())}; "
              f"the whole run took {(time.time() - started) / 60:.0f} minutes.", "",
@@ -329,6 +412,11 @@ def report(depth, width, call_times, e2e, train, grading_times, long, files, ops
     targets.append((f"a {grading.LONG_EPOCHS}-epoch solution file graded in ≤ 1 s", f"{long['alone']:.2f} s "
                     f"({long['process']:.2f} s with the process start)", long["alone"] <= 1))
 
+    if loops is not None:
+        section, loop_targets = loops_section(loops["rows"], depth, loops["e2e"])
+        lines += section + [""]
+        targets += loop_targets
+
     layer = ops["layer"]
     forward = sum(t for k, t in layer.items() if k.startswith("forward"))
     backward = sum(t for k, t in layer.items() if k.startswith("backward"))
@@ -384,10 +472,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats: try the harness")
     parser.add_argument("--out", type=Path, default=OUT, help="where bench.md and bench/ are written")
+    parser.add_argument("--only", choices=["loops"], help="measure one series and rewrite its section of bench.md")
     args = parser.parse_args()
     started = time.time()
     repeats = 1 if args.quick else 3
     depths = [1, 2, 4, 8, 32] if args.quick else DEPTHS
+    if args.only == "loops":
+        log("7. networks written as loops (and the named chains beside them)")
+        named = derivation("chain", LOOP_DEPTHS, repeats, peer=False)
+        loops = {"rows": derivation("loop", LOOP_DEPTHS, repeats, peer=False), "e2e": loop_end_to_end(repeats)}
+        section, targets = loops_section(loops["rows"], named, loops["e2e"])
+        path = args.out / "bench.md"
+        path.write_text(splice(path.read_text() if path.exists() else "# Benchmarks\n", section))
+        for t, m, ok in targets:
+            print(f"{'yes' if ok else 'NO '}  {t}: {m}")
+        print(f"wrote {path}")
+        return
     widths = [2, 64, 1024] if args.quick else WIDTHS
     files = 100 if args.quick else 1000
     log("1. derivation time against depth")
@@ -398,6 +498,8 @@ def main() -> None:
     call_times = calls(repeats)
     log("4. end to end")
     e2e = end_to_end(5 if not args.quick else 1)
+    log("   … written as loops")
+    loops = {"rows": derivation("loop", LOOP_DEPTHS, repeats, peer=False), "e2e": loop_end_to_end(repeats)}
     log("5. training")
     train = training(10_000, repeats)
     log("6. grading")
@@ -405,7 +507,7 @@ def main() -> None:
     long = grading.time_long_file(repeats)
     log("   the profiles behind the missed targets")
     ops = {k: v for line in worker("ops")[0] for k, v in line.items()}
-    text, targets = report(depth, width, call_times, e2e, train, grading_times, long, files, ops, started)
+    text, targets = report(depth, width, call_times, e2e, train, grading_times, long, files, ops, started, loops)
     (args.out / "bench").mkdir(parents=True, exist_ok=True)
     for name, svg in plots(depth, width).items():
         (args.out / "bench" / name).write_text(svg)

@@ -5,7 +5,8 @@
     python -m bench.worker calls seed          # gradient and loss call: symback, PyTorch, SymPy
     python -m bench.worker train 10000         # training epochs: symback and a PyTorch loop
 
-Kinds: ``chain DEPTH`` (3×3 tanh layers) and ``mlp WIDTH`` (one hidden sigmoid layer).  The
+Kinds: ``chain DEPTH`` (3×3 tanh layers), ``loop DEPTH`` (the same chain written as a loop) and
+``mlp WIDTH`` (one hidden sigmoid layer).  The
 SymPy worker prints its derivation time as soon as it has it, so a run stopped at the time
 limit still reports how far it got.
 """
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from .models import chain_source, mlp_source, write
+from .models import chain_source, loop_source, mlp_source, write
 from .timing import paired, per_call
 
 
@@ -29,7 +30,7 @@ def _print(**fields) -> None:
 def symback_run(kind: str, size: int) -> None:
     import symback
 
-    source = chain_source(size) if kind == "chain" else mlp_source(size)
+    source = {"chain": chain_source, "loop": loop_source, "mlp": mlp_source}[kind](size)
     with tempfile.TemporaryDirectory() as folder:
         path = write(folder, f"{kind}{size}", source)
         started = time.perf_counter()
