@@ -170,7 +170,7 @@ def loops_section(loops: list[dict], named: list[dict], e2e: dict) -> tuple[list
     """Section 7: the depth series written as loops beside the named chains, and the end-to-end loop."""
     by_size = {r["size"]: r for r in named}
     lines = [LOOPS_BEGIN, "## 7. Networks written as loops", "",
-             "The chains of section 1 (the same values) written as people write a deep network: one variable "
+             f"Measured {time.strftime('%Y-%m-%d', time.gmtime())}. The chains of section 1 (the same values) written as people write a deep network: one variable "
              "reassigned in a loop, `h = tanh(W @ h)`, the layers unnamed (symback numbers them h1, h2, …, "
              "W1, W2, …), beside the same chains written out with a name per layer, in the same run.", "",
              "| depth | loop: derive | loop: derive + verify | named: derive + verify | loop / named |",
