@@ -71,12 +71,21 @@ def entry_size(e, env: dict, _memo=None) -> int:
     A matrix product sums its inner dimension's products, so the entries of a chain of products
     grow geometrically with its length; this measures that before any entry is built (the
     reports' entry-by-entry forms of a deep chain took minutes to expand and were never shown).
+    ``env`` maps a symbol to the size of its entries (any other value: 1).
     """
+    from .expr import ALL, Reduce
+
     memo = {} if _memo is None else _memo
     if e in memo:
         return memo[e]
-    if e in env or isinstance(e, (sp.MatrixSymbol, sp.Identity, sp.OneMatrix, sp.ZeroMatrix)) or not e.args:
+    if e in env:
+        size = env[e] if isinstance(env[e], int) else 1
+    elif isinstance(e, (sp.MatrixSymbol, sp.Identity, sp.OneMatrix, sp.ZeroMatrix)) or not e.args:
         size = 1
+    elif isinstance(e, Reduce):
+        rows, cols = (int(n) for n in e.arg.shape)
+        count = {0: rows, 1: cols, ALL: rows * cols}[e.axis]
+        size = count * (entry_size(e.arg, env, memo) + 1)
     elif isinstance(e, sp.MatrixBase):
         size = max((tree_size(v) for v in e), default=1)
     elif isinstance(e, sp.MatMul):

@@ -23,7 +23,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..engine.explicit import explicit, tree_size
+from ..engine.explicit import entry_size, explicit, tree_size
 from ..engine.expr import KINKED
 from .formatting import entry_text
 from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float, to_mp
@@ -211,7 +211,7 @@ def _elementwise(model, d, leaf_values, program_grads) -> dict:
     if cost > EXPANSION_LIMIT:
         reason = (f"the model is too large to expand elementwise ({cost:,} scalar operations > {EXPANSION_LIMIT:,})")
         return {p: ("skipped", None, None, reason, []) for p in trainable}
-    if entries <= EXACT_ENTRIES:
+    if entries <= EXACT_ENTRIES and _loss_size(d) <= WHOLE_TREE:
         symbols = {p: sp.ImmutableMatrix(p.shape[0], p.shape[1],
                                          lambda i, j, p=p: sp.Symbol(f"{p.name}_{i}{j}", real=True)) for p in trainable}
         exact_values = dict(zip(model.program.leaves, (_exact_matrix(v) for v in leaf_values)))
@@ -221,6 +221,17 @@ def _elementwise(model, d, leaf_values, program_grads) -> dict:
         if tree_size(loss) <= WHOLE_TREE:
             return _whole_loss(d, trainable, symbols, exact_values, forward, loss)
     return _node_by_node(model, d, leaf_values, program_grads)
+
+
+def _loss_size(d) -> int:
+    """An upper bound on the whole scalar loss's tree size, measured before it is built: each node's
+    entry size from its operands' (``entry_size``).  Building it first and measuring after took
+    time exponential in depth for small layers (a 2×2 relu chain of 12: minutes)."""
+    sizes: dict = {}
+    for node in d.order:
+        if node in d.forward_defs:
+            sizes[d.value[node]] = entry_size(d.forward_defs[node], sizes)
+    return sizes.get(d.value[d.loss], 1)
 
 
 def _whole_loss(d, trainable, symbols, exact_values, forward, loss) -> dict:

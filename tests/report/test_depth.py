@@ -143,3 +143,73 @@ def test_a_deep_graph_is_drawn_in_parts_each_with_the_quantities_it_uses_from_ab
         assert len(own) <= document.GRAPH_LAYERS
         assert any(n["kind"] == "above" for layer in part["layers"] for n in layer) == (k > 0)
     assert sum(len(p["edges"]) for p in parts) == len(graph["edges"])
+
+
+def test_the_whole_loss_is_measured_before_it_is_built(tmp_path):
+    """A 12-layer 2×2 relu chain without biases: its whole scalar loss is too large to differentiate as one
+    expression, and that is known before building it (it took minutes to build); the seed is still
+    differentiated whole (exact)."""
+    from symback.numeric.verify import WHOLE_TREE, _loss_size
+
+    rng = random.Random(12)
+    weights = ", ".join(f"param({[[round(rng.uniform(-0.9, 0.9), 1) for _ in range(2)] for _ in range(2)]})"
+                        for _ in range(12))
+    (tmp_path / "relu12.py").write_text(
+        "from symback import Model, param, data, relu, mean\nx = data([0.5, -0.3])\ny = data([0.1, 0.2])\n"
+        f"h = x\nfor W in [{weights}]:\n    h = relu(W @ h)\nloss = mean((h - y) ** 2)\n"
+        "model = Model(loss, lr=0.1, epochs=1)\n")
+    model = symback.load(tmp_path / "relu12.py")
+    assert _loss_size(model._derivation) > WHOLE_TREE
+    check = model.verify()
+    assert {c.elementwise_method for c in check.params.values()} == {"node by node"} and check.ok
+    torch_grads = gradients(model)
+    for name, c in check.params.items():
+        np.testing.assert_allclose(np.array(c.matrix, dtype=float), torch_grads[name], rtol=1e-12, atol=1e-15)
+    seed = symback.load(ROOT / "examples" / "seed.py")
+    assert _loss_size(seed._derivation) <= WHOLE_TREE
+    assert {c.elementwise_method for c in seed.verify().params.values()} == {"exact"}
+
+
+def test_no_pdf_table_is_longer_than_a_page_can_hold(tmp_path):
+    model = loop_model(tmp_path, 12, 4)
+    tex = reports(model)["derivation.tex"]
+    for table in tex.split(r"\begin{tabular}{l")[1:]:
+        body = table.split(r"\end{tabular}")[0]
+        assert body.count(r"\\[") <= document.TABLE_ROWS  # rows end with \\[2pt] or \\[3pt]
+    # and no row is lost: every parameter verified, and in epoch 1's table
+    assert tex.count("& verified") == 24
+    epoch = tex.split(r"\subsection*{Epoch 1}")[1].split(r"\subsection*")[0]
+    assert all(f"$W_{{{k}}}$ &" in epoch and f"$b_{{{k}}}$ &" in epoch for k in range(1, 13))
+
+
+def test_a_loss_that_barely_moves_is_plotted(tmp_path):
+    # lr 1e-9: the loss changes in its 10th digit; the plot's range collapsed to one printed value and
+    # the Markdown picture raised math domain error (a traceback, no report)
+    (tmp_path / "flat.py").write_text(
+        "from symback import Model, param, data, tanh\nx = data([0.5, -0.3])\nW = param([[0.1, 0.2], [0.3, -0.4]])\n"
+        "loss = (tanh(W @ x) - x).T @ (tanh(W @ x) - x)\nmodel = Model(loss, lr=1e-9, epochs=3)\n")
+    model = symback.load(tmp_path / "flat.py")
+    files = reports(model)
+    curve = files["context"]["loss_curve"]
+    assert float(curve["ymin"]) < min(v for _, v in curve["points"]) <= max(v for _, v in curve["points"]) \
+        < float(curve["ymax"])
+    assert "<polyline" in files["loss.svg"]
+
+
+def test_loop_parameters_beside_the_files_own_are_set_apart_in_latex(tmp_path):
+    (tmp_path / "mixed.py").write_text(
+        "from symback import Model, param, data, relu, mean\nx = data([0.5, -0.3])\ny = data([1.0, 0.0])\n"
+        "W1 = param([[0.2, -0.1], [0.3, 0.2]])\nh = relu(W1 @ x)\n"
+        "for W in [param([[0.1, -0.2], [0.2, 0.1]]), param([[0.3, 0.1], [-0.2, 0.4]])]:\n    h = relu(W @ h)\n"
+        "loss = mean((h - y) ** 2)\nmodel = Model(loss, lr=0.1, epochs=1)\n")
+    model = symback.load(tmp_path / "mixed.py")
+    names = document.names_of(model)
+    assert names["W1"] == "W_{1}" and names["W_1"] == "W^{(1)}" and names["W_2"] == "W^{(2)}"
+    assert len({names[p.name] for p in model.params}) == len(model.params)
+
+
+def test_kinked_entries_are_named_where_finite_differences_skip_them():
+    model = symback.load(ROOT / "tests" / "numeric" / "cases" / "kink_fd.py")
+    rows = {r["name"]: r["fd"] for r in document.verification_rows(model.verify(), document.names_of(model), 4)}
+    assert rows["W1"].endswith("not judged at a kink (the step crosses it): W1[1, 1], W1[2, 1]")
+    assert rows["b1"].endswith(": b1[1]") and "kink" not in rows["W2"]
