@@ -38,6 +38,9 @@ ENTRY_CHARS = 200
 ENTRY_TERMS = 400
 #: values are written into the graph's boxes for tensors with at most this many entries
 GRAPH_ENTRIES = 6
+#: rows of one table in the PDF (a longer one is continued in another, which may start a new page: a
+#: table in one box ran off the page and lost its last rows)
+TABLE_ROWS = 8
 #: layers of the graph in one picture (a deeper graph is drawn in parts, each readable on a page)
 GRAPH_LAYERS = 6
 
@@ -58,6 +61,7 @@ def build(model, verification, history) -> dict:
         "title": model.title or f"Backpropagation: {model.name}",
         "digits": digits,
         "entry_chars": ENTRY_CHARS,
+        "table_rows": TABLE_ROWS,
         "convention": convention(model),
         "optimizer": optimizer_sentence(model),
         "epochs_count": model.epochs,
@@ -305,12 +309,12 @@ def verification_rows(verification, names, digits) -> list[dict]:
         else:
             elementwise_text = "DISAGREES"
         if c.fd_max_rel_err is None:
-            fd_text = "every entry at a kink: not judged" if c.kinks else "no entry judged" if c.fd_undefined \
-                else "not computed"
+            fd_text = f"every entry at a kink ({_where(c, c.kinks)}): not judged" if c.kinks \
+                else "no entry judged" if c.fd_undefined else "not computed"
         else:
             fd_text = f"max. rel. error {c.fd_max_rel_err:.1e}"
         if c.kinks and c.fd_max_rel_err is not None:
-            fd_text += f"; {len(c.kinks)} entr{'y' if len(c.kinks) == 1 else 'ies'} at a relu kink, not judged"
+            fd_text += f"; not judged at a kink (the step crosses it): {_where(c, c.kinks)}"
         if c.fd_refined:
             fd_text += (f"; {_entries(len(c.fd_refined))} differenced again at 50 digits (too small a derivative "
                         "for double precision)")
@@ -325,6 +329,13 @@ def verification_rows(verification, names, digits) -> list[dict]:
                            f"SymPy {m.elementwise:.10g}" for m in c.mismatches],
         })
     return out
+
+
+def _where(c, cells: list, shown: int = 6) -> str:
+    """The entries, named as the model names them: W1[1,1], W1[2,1] (and how many more)."""
+    names = [entry_text(c.name, i, j, c.matrix.shape) for i, j in cells[:shown]]
+    more = f" and {len(cells) - shown} more" if len(cells) > shown else ""
+    return ", ".join(names) + more
 
 
 def _entries(count: int) -> str:
@@ -396,7 +407,9 @@ def loss_curve(history) -> dict:
         if log:
             low, high = low / 1.5, high * 1.5
         else:
-            pad = (high - low) * 0.08 or max(abs(high) * 0.1, 1e-12)
+            # at least 10⁻⁴ of the loss either side: a loss that barely moves (lr 1e-9, vanishing gradients)
+            # is drawn flat, not on a range its 6 printed digits (and pgfplots) cannot tell apart
+            pad = max((high - low) * 0.08, abs(high) * 1e-4, 1e-12)
             low, high = low - pad, high + pad
         curve.update(xmin=1, xmax=max(2, finite[-1][0]), ymin=f"{low:.6g}", ymax=f"{high:.6g}",
                      xticks=_ticks(max(2, finite[-1][0])))
