@@ -138,6 +138,20 @@ def _is_unit(m) -> bool:
     return isinstance(m, (sp.Identity, sp.OneMatrix)) and _is_scalar(m)
 
 
+_SUPERSCRIPTS = "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"
+_FROM_SUPERSCRIPT = str.maketrans(_SUPERSCRIPTS, "-0123456789")
+
+
+def _decimal(e) -> str | None:
+    """A number from a decimal literal, as it was written (ε = 1e-8 is 10⁻⁸, 1 + 1e-8 is 1.00000001),
+    not as the fraction 1/100000000; None for a fraction such as 2/3 or 1/4, written as one."""
+    if not e.is_Rational or e.q < 1000 or 10 ** 30 % e.q:
+        return None
+    from .formatting import setting
+
+    return setting(e)
+
+
 def _over(coeff, matrices) -> bool:
     """A sum times 1/n is written over n: (softmax(Z) − Y)/4."""
     return (len(matrices) == 1 and isinstance(matrices[0], sp.MatAdd) and coeff.is_Rational
@@ -161,6 +175,9 @@ def _matmul_precedence(item) -> int | None:
 
 class TextPrinter(StrPrinter):
     """Formulas for the terminal: δ_u1 = δ_h ⊙ (1 − h⊙h), xᵀ, ∑."""
+
+    def _print_Rational(self, e):
+        return _decimal(e) or super()._print_Rational(e)
 
     def parenthesize(self, item, level, strict=False):
         value = _matmul_precedence(item)
@@ -244,6 +261,8 @@ class TextPrinter(StrPrinter):
 class CodePrinter(TextPrinter):
     """Formulas as a solution file writes them: ``(out - 6) * step(z) * h``, ``x @ d.T``."""
 
+    _print_Rational = StrPrinter._print_Rational  # a formula a solution file can hold: 1/100000000
+
     def _print_Grad(self, e):
         return "delta_" + e.name.removeprefix("delta_")
 
@@ -307,6 +326,19 @@ class LatexPrinter(_SympyLatexPrinter):
     def __init__(self, settings=None, names: dict[str, str] | None = None):
         super().__init__(settings)
         self._names = names or {}
+
+    def _print_Rational(self, e):
+        written = _decimal(e)
+        if written is None:
+            return super()._print_Rational(e)
+        sign, body = ("-", written[1:]) if written.startswith("-") else ("", written)
+        mantissa, times, power = body.partition(" × ")
+        if not times:
+            if not (body.startswith("10") and body[2:3] in _SUPERSCRIPTS):
+                return written
+            mantissa, power = "", body
+        head = mantissa + r" \times " if mantissa else ""
+        return sign + head + "10^{" + power[2:].translate(_FROM_SUPERSCRIPT) + "}"
 
     def parenthesize(self, item, level, is_neg=False, strict=False):
         value = _matmul_precedence(item)

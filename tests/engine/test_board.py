@@ -69,3 +69,16 @@ def test_the_adam_sentence_gives_epsilon_as_a_power_of_ten():
 
     sentence = optimizer_sentence(symback.load(ROOT / "examples" / "tanh_chain8.py"))
     assert "ε = 10⁻⁸" in sentence and "β₂ = 0.999" in sentence and "100000000" not in sentence
+
+
+def test_numbers_from_decimal_literals_are_written_as_decimals_in_formulas():
+    import sympy as sp
+
+    from symback.numeric.printing import code
+
+    eps, one_eps = sp.Rational(1, 10**8), sp.Rational(10**8 + 1, 10**8)
+    assert (text(eps), latex(eps)) == ("10⁻⁸", "10^{-8}")
+    assert (text(one_eps), latex(one_eps)) == ("1.00000001", "1.00000001")
+    assert latex(sp.Rational(25, 10**9)) == r"2.5 \times 10^{-8}"
+    assert (text(sp.Rational(2, 3)), latex(sp.Rational(1, 4))) == ("2/3", r"\frac{1}{4}")  # fractions stay
+    assert code(eps) == "1/100000000"  # a solution file's formula reads it back
