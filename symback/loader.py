@@ -114,8 +114,15 @@ class Bindings(dict):
             # an initial state given as a value, then computed ones (a recurrent network's h = 0, then
             # h = tanh(W h + U x + b) per time step): h0, h1, h2, … as on the board; else from 1
             self.first[key] = 0 if bound[0].is_leaf and not value.is_leaf else 1
-            bound[0].name = self._numbered(key, self.first[key])
-        value.name = self._numbered(key, self.first[key] + len(bound) - 1)
+            self._number(bound[0], key, self.first[key])
+        self._number(value, key, self.first[key] + len(bound) - 1)
+
+    def _number(self, tensor: Tensor, key: str, k: int) -> None:
+        tensor.name = self._numbered(key, k)
+        if tensor.name != f"{key}{k}":  # W_1 beside the file's own W1: W^{(1)} in LaTeX, not a second W_{1}
+            from .numeric.printing import latex_name
+
+            tensor.latex = f"{latex_name(key)}^{{({k})}}"
 
     def _numbered(self, key: str, k: int) -> str:
         """``W2``; or ``W_2`` for every layer where the file has a tensor of its own named W1, W2, …"""
