@@ -21,6 +21,8 @@ from .options import override
 from .progress import Stages
 
 console = Console(highlight=False)
+#: scalar quantities shown as columns of the terminal's training table (all are in the reports)
+TERMINAL_COLUMNS = 6
 
 
 def derive(
@@ -145,6 +147,8 @@ def _summary(model, result, verification, history) -> None:
 
     epochs = Table(title="Training", title_justify="left")
     named = [n.name for n in derivation.order if n in derivation.forward_defs and n.name and n.shape == (1, 1)]
+    hidden = len(named) - TERMINAL_COLUMNS
+    named = named[-TERMINAL_COLUMNS:]  # a deep scalar chain has a column per layer: the last ones, the loss
     epochs.add_column("epoch")
     for name in named:
         epochs.add_column(name)
@@ -156,5 +160,7 @@ def _summary(model, result, verification, history) -> None:
     console.print(epochs)
     if history.elided:
         console.print(f"(showing {len(history.steps)} of {history.total_steps} steps)")
+    if hidden > 0:
+        console.print(f"({hidden} earlier scalar quantities are in the reports; the last {TERMINAL_COLUMNS} are shown)")
     if history.stopped:
         console.print(f"[red]{history.stopped}[/]")

@@ -112,7 +112,7 @@ def worksheet(
                 _write(files)  # the .tex and .md are still written
                 raise
     _write(files)
-    _summary(model, rows, folder, len(files))
+    _summary(model, rows, folder, sorted(files))
     if not make_pdf:
         console.print(f"PDF skipped ({'--no-pdf' if pdf is False else INSTALL_HINT})")
 
@@ -125,7 +125,7 @@ def _write(files: dict[Path, str | bytes]) -> None:
     write_together({p: files[p] for p in sorted(files)})
 
 
-def _summary(model, rows, folder: Path, count: int) -> None:
+def _summary(model, rows, folder: Path, written: list[Path]) -> None:
     table = Table(title=f"Worksheets of {model.title or model.name}", title_justify="left")
     table.add_column("variant")
     table.add_column("loss, first step → last")
@@ -134,4 +134,7 @@ def _summary(model, rows, folder: Path, count: int) -> None:
         table.add_row("as written" if variant is None else f"{variant.index:02d}",
                       f"{number(first, model.digits)} → {number(last, model.digits)}")
     console.print(table)
-    console.print(f"wrote {count} files under {folder}")
+    if len(rows) == 1:  # one set: every file, as `derive` says; variants: a count (a class makes thousands)
+        console.print(f"wrote {', '.join(str(p) for p in written)}")
+    else:
+        console.print(f"wrote {len(written)} files under {folder}")
