@@ -278,14 +278,7 @@ class FormulaJudge:
 
 def _closed_delta(d, node):
     """δ of a named quantity with every δ after it substituted: in the named forward quantities."""
-    named = {d.delta[n]: st.formula for n, st in d.steps.items()}
-    formula = named.get(d.delta[node], d.delta[node])
-    for _ in range(len(d.order)):
-        expanded = formula.xreplace(named)
-        if expanded == formula:
-            break
-        formula = expanded
-    return formula
+    return d.closed_deltas.get(node, d.delta[node])
 
 
 def _nonzero(gap) -> bool:

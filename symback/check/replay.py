@@ -71,7 +71,10 @@ class Formula:
         placeholders = [sp.MatrixSymbol(f"a{k}", *s.shape) for k, s in enumerate(symbols)]
         body = expr.xreplace(dict(zip(symbols, placeholders)))
         printer = ProgramPrinter()
-        self._fn = {precision: sp.lambdify(placeholders, body, modules=[namespace()], printer=printer)
+        # no docstring: lambdify prints the whole expression for it with SymPy's own printer, whose
+        # precedence test re-evaluates every product (a 12-layer gradient: seconds per formula)
+        self._fn = {precision: sp.lambdify(placeholders, body, modules=[namespace()], printer=printer,
+                                           docstring_limit=0)
                     for precision, namespace in _NAMESPACES.items()}
         self.shape = (int(expr.shape[0]), int(expr.shape[1]))
 

@@ -83,6 +83,8 @@ class Derivation:
     anonymous_values: dict = field(default_factory=dict)
     #: every named node (parameters included) -> its step: δ in the δ of the named quantities after it
     steps: dict = field(default_factory=dict)
+    #: every named node -> its δ with every δ after it substituted (in the named forward quantities), untidied
+    closed_deltas: dict = field(default_factory=dict)
 
     def named(self, node: Tensor) -> bool:
         return node.name is not None
@@ -187,6 +189,7 @@ def _explain(d: Derivation, via: dict, substitute: bool = True) -> None:
     closed_delta: dict = {}
     for n, st in steps.items():
         closed_delta[d.delta[n]] = st.formula.xreplace(closed_delta)
+    d.closed_deltas = {n: closed_delta[d.delta[n]] for n in steps}
     forward_named = {}
     for node in d.order:
         if node in d.forward_defs:
