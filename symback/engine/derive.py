@@ -20,7 +20,7 @@ from functools import cached_property, lru_cache
 import sympy as sp
 
 from .explicit import tree_size
-from .expr import ONE, Apply, Broadcast, Grad, LogSoftmax, Reduce, Softmax, add
+from .expr import ALL, ONE, Apply, Broadcast, Grad, LogSoftmax, Reduce, Softmax, add
 from .graph import Tensor, topological_order
 from .rules import Context, rule_for, rule_key
 
@@ -178,9 +178,12 @@ def _explain(d: Derivation, via: dict, substitute: bool = True) -> None:
         return used
 
     steps = {}
+    units = _unit_sums(d)
     for node in reversed(d.order):
         if node in d.delta_defs and (d.named(node) or node is d.loss) and node is not d.loss:
             formula = tidy(d.delta_defs[node].xreplace(fold))
+            if units:  # after tidy, where the signs are out of the sums: ∑(−y) is −∑y
+                formula = tidy(formula.xreplace(units))
             steps[node] = Step(node, formula, rules_into(node))
 
     d.steps = steps
@@ -209,6 +212,25 @@ def _explain(d: Derivation, via: dict, substitute: bool = True) -> None:
         if substituted is not None and tree_size(substituted) > SUBSTITUTED_LIMIT:
             substituted = None
         d.gradients[p.name] = Gradient(p, chain + [steps[p]], steps[p].formula, raw, substituted)
+
+
+def _unit_sums(d: Derivation) -> dict:
+    """∑ y → 1 for data whose sums are exactly 1 in every sample (one-hot or probability targets), so a
+    step reads softmax(z) − y as a teacher writes it, not softmax(z) ⊙ ∑y − y.  Only the displayed steps
+    use it; the numeric program keeps the general form."""
+    units = {}
+    for node in d.order:
+        if node.kind != "data":
+            continue
+        values = [sp.Matrix(v) for v in (node.samples if node.samples is not None else [node.value])]
+        for axis in (0, 1, ALL):
+            total = {0: lambda m: m.T * sp.ones(m.rows, 1), 1: lambda m: m * sp.ones(m.cols, 1),
+                     ALL: lambda m: sp.Matrix([[sum(m)]])}[axis]
+            if all(all(v == 1 for v in total(m)) for m in values):
+                reduced = Reduce(d.value[node], axis)
+                rows, cols = (int(n) for n in reduced.shape)
+                units[reduced] = sp.Identity(1) if (rows, cols) == (1, 1) else sp.OneMatrix(rows, cols)
+    return units
 
 
 def _reached_from(p: Tensor, via: dict) -> set[Tensor]:
