@@ -9,6 +9,7 @@ format's filters.  Nothing here knows about a file format.
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from ..engine.derive import tidy
@@ -70,7 +71,7 @@ def build(model, verification, history) -> dict:
         "params": parameter_table(model, names, digits),
         "data": data_table(model, names, digits),
         "graph": graph(model, d, names, first, digits),
-        "derivations": derivations(model, d, names),
+        "derivations": derivations(model, d, names, first, digits),
         "verification": verification_rows(verification, names, digits),
         "verified": verification.ok,
         "epochs": epoch_tables(model, history, names, digits),
@@ -202,12 +203,13 @@ def _rules(step) -> list[str]:
     return out
 
 
-def derivations(model, d, names) -> list[dict]:
+def derivations(model, d, names, first=None, digits: int = 4) -> list[dict]:
     """Per parameter: its chain of steps, each written out once in the report (``repeat`` marks a
     step an earlier parameter showed; ``quoted``, those of them the new lines use, quoted "from
     above" — all of them would make a chain's report quadratic in its depth)."""
     shown: set[str] = set()
     printed: dict = {}  # a step's printed forms, shared by every parameter whose chain holds it
+    values = _values_at(model, d, first) if first is not None else None
     out = []
     for name, g in d.gradients.items():
         steps = []
@@ -218,7 +220,8 @@ def derivations(model, d, names) -> list[dict]:
                                  "partial": rf"\frac{{\partial L}}{{\partial {names[node]}}}",
                                  "rhs": latex_shaped(s.formula, names), "rhs_plain": latex(s.formula, names),
                                  "text": f"δ_{node} = {text(s.formula)}",
-                                 "shape": shape_latex(s.node.shape), "rules": _rules(s)}
+                                 "shape": shape_latex(s.node.shape), "rules": _rules(s),
+                                 **_numbers(s.formula, d.delta[s.node], values, names, digits)}
             steps.append({**printed[node], "repeat": node in shown})
             shown.add(node)
         used = set().union(*(s.formula.free_symbols for s, row in zip(g.steps, [*steps, None])
@@ -236,6 +239,7 @@ def derivations(model, d, names) -> list[dict]:
             "lhs_inline": rf"\partial L / \partial {names[name]}",
             "steps": steps,
             "final": final, "final_text": text(last.formula), "final_rules": _rules(last),
+            **{f"final_{k}": v for k, v in _numbers(last.formula, d.delta[g.param], values, names, digits).items()},
             "closed": closed if closed and closed != latex(last.formula, names) and len(closed) <= CLOSED_CHARS
             else None,
             "closed_omitted": closed is None or len(closed) > CLOSED_CHARS,
@@ -329,6 +333,71 @@ def verification_rows(verification, names, digits) -> list[dict]:
                            f"SymPy {m.elementwise:.10g}" for m in c.mismatches],
         })
     return out
+
+
+#: a step is shown again with epoch 1's numbers when its values have at most this many entries in all,
+#: and at most this many columns of numbers side by side (what fits across a page at the body's size)
+NUMBERED_ENTRIES = 40
+NUMBERED_COLUMNS = 12
+
+
+def _values_at(model, d, record) -> dict:
+    """Every symbol of the derivation with its value at ``record`` (epoch 1's first step): the named
+    quantities, the parameters and data, and the δ of each named quantity (the loss's is 1)."""
+    out = {}
+    for node in d.order:
+        if not node.name:
+            continue
+        if node.kind == "param":
+            value = record.params.get(node.name)
+        elif node.kind == "data":
+            value = node.samples[(record.sample or 1) - 1] if node.samples is not None else node.value
+        else:
+            value = record.forward.get(node.name)
+        if value is not None:
+            out[d.value[node]] = value
+        delta = sp.Matrix([[1]]) if node is model.loss else record.deltas.get(node.name, record.grads.get(node.name))
+        if delta is not None and node in d.delta:
+            out[d.delta[node]] = delta
+    return out
+
+
+def _numbers(formula, target, values, names, digits) -> dict:
+    """The step with epoch 1's numbers substituted (``numbers``) and its value (``result``), as LaTeX;
+    None when a value is missing, the step has more than NUMBERED_ENTRIES entries in all, or the numbers
+    are the result itself."""
+    none = {"numbers": None, "result": None}
+    if values is None or isinstance(formula, sp.MatrixSymbol):  # δ_b2 = δ_z: nothing to compute
+        return none
+    result = values.get(target)  # the δ of the step's quantity (of a parameter: its gradient)
+    symbols = sorted((x for x in formula.free_symbols if isinstance(x, sp.MatrixSymbol)), key=lambda x: x.name)
+    if result is None or any(x not in values for x in symbols):
+        return none
+    shapes = [values[x] for x in symbols] + [result]
+    if sum(int(np.prod(np.shape(v))) for v in shapes) > NUMBERED_ENTRIES:
+        return none
+    placeholders = {x: sp.MatrixSymbol(f"v{k}", *x.shape) for k, x in enumerate(symbols)}
+    shown = {}
+    for x, placeholder in placeholders.items():
+        written = matrix_latex(values[x], digits)
+        shown[placeholder.name] = r"\left(" + written + r"\right)" if written.startswith("-") else written
+    substituted = formula.xreplace(placeholders)
+    # columns of numbers side by side on the line (each occurrence of a value, and the result): more than
+    # fit across a page at the body's size and the line would be shrunk unreadably
+    columns = sum(_columns(values[x]) * _occurrences(substituted, placeholders[x]) for x in symbols) + _columns(result)
+    if columns > NUMBERED_COLUMNS:
+        return none
+    numbers, value = latex(substituted, {**names, **shown}), matrix_latex(result, digits)
+    return none if numbers == value else {"numbers": numbers, "result": value}
+
+
+def _columns(value) -> int:
+    shape = np.shape(value)
+    return int(shape[1]) if len(shape) == 2 else 1
+
+
+def _occurrences(e, symbol) -> int:
+    return sum(1 for a in sp.preorder_traversal(e) if a == symbol)
 
 
 def _where(c, cells: list, shown: int = 6) -> str:
