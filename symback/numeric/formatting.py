@@ -146,27 +146,36 @@ def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def setting(value) -> str:
-    """A hyperparameter as a person writes it: 0.1, 0.999, 10⁻⁸, 3.6 × 10⁻⁸, 1/3 (never 1/100000000).
-
-    Exact: a terminating decimal is written in decimals (scientific below 10⁻⁴ or from 10⁶ on),
-    any other fraction as a fraction."""
+def decimal_parts(value) -> tuple[str, str, int | None] | None:
+    """A terminating decimal as a person writes it: (sign, digits, exponent) — ("", "0.1", None) for 0.1,
+    ("", "", -8) for 10⁻⁸, ("-", "2.5", -7) for −2.5 × 10⁻⁷ (scientific below 10⁻⁴ or from 10⁶ on);
+    None for zero and for any other fraction (1/3)."""
     r = sp.Rational(value)
     q = r.q
     for prime in (2, 5):
         while q % prime == 0:
             q //= prime
     if q != 1 or r == 0:
-        return str(r)
+        return None
     from decimal import Decimal, localcontext
 
     with localcontext() as ctx:
         ctx.prec = 60
-        d = (Decimal(r.p) / Decimal(r.q)).normalize()
-    exponent = d.adjusted()
+        d = (abs(Decimal(r.p)) / Decimal(r.q)).normalize()
+    sign, exponent = "-" if r < 0 else "", d.adjusted()
     if -4 <= exponent < 6:
-        return format(d, "f")
-    mantissa = (d.scaleb(-exponent)).normalize()
+        return sign, format(d, "f"), None
+    mantissa = d.scaleb(-exponent).normalize()
+    return sign, "" if mantissa == 1 else format(mantissa, "f"), exponent
+
+
+def setting(value) -> str:
+    """A hyperparameter as a person writes it: 0.1, 0.999, 10⁻⁸, 3.6 × 10⁻⁸, 1/3 (never 1/100000000)."""
+    parts = decimal_parts(value)
+    if parts is None:
+        return str(sp.Rational(value))
+    sign, digits, exponent = parts
+    if exponent is None:
+        return sign + digits
     power = f"10{str(exponent).translate(_SUPERSCRIPT)}"
-    sign = "-" if mantissa < 0 else ""
-    return f"{sign}{power}" if abs(mantissa) == 1 else f"{sign}{format(abs(mantissa), 'f')} × {power}"
+    return sign + (f"{digits} × {power}" if digits else power)

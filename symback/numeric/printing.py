@@ -21,6 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditi
 from sympy.printing.str import StrPrinter
 
 from ..engine.expr import ALL, Grad
+from .formatting import decimal_parts, setting
 
 # ---------------------------------------------------------------------------------
 # The program printer
@@ -138,18 +139,10 @@ def _is_unit(m) -> bool:
     return isinstance(m, (sp.Identity, sp.OneMatrix)) and _is_scalar(m)
 
 
-_SUPERSCRIPTS = "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"
-_FROM_SUPERSCRIPT = str.maketrans(_SUPERSCRIPTS, "-0123456789")
-
-
-def _decimal(e) -> str | None:
-    """A number from a decimal literal, as it was written (ε = 1e-8 is 10⁻⁸, 1 + 1e-8 is 1.00000001),
-    not as the fraction 1/100000000; None for a fraction such as 2/3 or 1/4, written as one."""
-    if not e.is_Rational or e.q < 1000 or 10 ** 30 % e.q:
-        return None
-    from .formatting import setting
-
-    return setting(e)
+def _decimal(e) -> bool:
+    """Whether a number came from a decimal literal and is written as one (ε = 1e-8 as 10⁻⁸, 1 + 1e-8 as
+    1.00000001), not as the fraction 1/100000000; a fraction such as 2/3 or 1/4 is written as one."""
+    return bool(e.is_Rational and e.q >= 1000 and 10 ** 30 % e.q == 0)
 
 
 def _over(coeff, matrices) -> bool:
@@ -177,7 +170,7 @@ class TextPrinter(StrPrinter):
     """Formulas for the terminal: δ_u1 = δ_h ⊙ (1 − h⊙h), xᵀ, ∑."""
 
     def _print_Rational(self, e):
-        return _decimal(e) or super()._print_Rational(e)
+        return setting(e) if _decimal(e) else super()._print_Rational(e)
 
     def parenthesize(self, item, level, strict=False):
         value = _matmul_precedence(item)
@@ -328,17 +321,12 @@ class LatexPrinter(_SympyLatexPrinter):
         self._names = names or {}
 
     def _print_Rational(self, e):
-        written = _decimal(e)
-        if written is None:
+        if not _decimal(e):
             return super()._print_Rational(e)
-        sign, body = ("-", written[1:]) if written.startswith("-") else ("", written)
-        mantissa, times, power = body.partition(" × ")
-        if not times:
-            if not (body.startswith("10") and body[2:3] in _SUPERSCRIPTS):
-                return written
-            mantissa, power = "", body
-        head = mantissa + r" \times " if mantissa else ""
-        return sign + head + "10^{" + power[2:].translate(_FROM_SUPERSCRIPT) + "}"
+        sign, digits, exponent = decimal_parts(e)
+        if exponent is None:
+            return sign + digits
+        return sign + (digits + r" \times " if digits else "") + f"10^{{{exponent}}}"
 
     def parenthesize(self, item, level, is_neg=False, strict=False):
         value = _matmul_precedence(item)
