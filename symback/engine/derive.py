@@ -203,15 +203,14 @@ def _explain(d: Derivation, via: dict, substitute: bool = True) -> None:
             continue
         reached = _reached_from(p, via)
         chain = [s for n, s in steps.items() if n in reached and n is not p]
-        raw = closed_delta[d.delta[p]]
-        short = tree_size(raw) <= CLOSED_LIMIT
-        substituted = tidy(raw).xreplace(forward_named) if substitute and short else None
+        g = Gradient(p, chain + [steps[p]], steps[p].formula, closed_delta[d.delta[p]], None)
+        substituted = g.closed.xreplace(forward_named) if substitute and g.short else None
         # measured as a tree (count_ops took seconds at depth 32), and before tidy, the costly part
         if substituted is not None:
             substituted = tidy(substituted) if tree_size(substituted) <= SUBSTITUTED_LIMIT else None
-        if substituted is not None and tree_size(substituted) > SUBSTITUTED_LIMIT:
-            substituted = None
-        d.gradients[p.name] = Gradient(p, chain + [steps[p]], steps[p].formula, raw, substituted)
+        if substituted is not None and tree_size(substituted) <= SUBSTITUTED_LIMIT:
+            g.substituted = substituted
+        d.gradients[p.name] = g
 
 
 def _unit_sums(d: Derivation) -> dict:
