@@ -187,7 +187,7 @@ def _graph_parts(layers: list[list[dict]], names) -> list[dict]:
         above = list(dict.fromkeys(a for layer in chunk for n in layer for a in n["inputs"] if a not in here))
         stubs = [{"id": f"above-{a}", "latex": names[a], "kind": "above"} for a in above]
         edges = [(a if a in here else f"above-{a}", n["id"]) for layer in chunk for n in layer for a in n["inputs"]]
-        parts.append({"layers": ([stubs] if stubs else []) + chunk, "edges": edges, "continued": start > 0})
+        parts.append({"layers": ([stubs] if stubs else []) + chunk, "edges": edges})
     return parts
 
 
@@ -323,7 +323,7 @@ def verification_rows(verification, names, digits) -> list[dict]:
             fd_text += (f"; {_entries(len(c.fd_refined))} differenced again at 50 digits (too small a derivative "
                         "for double precision)")
         if c.fd_undefined:
-            fd_text += (f"; NaN or infinite at {len(c.fd_undefined)} entr{'y' if len(c.fd_undefined) == 1 else 'ies'}"
+            fd_text += (f"; NaN or infinite at {_entries(len(c.fd_undefined))}"
                         " (a step of the difference leaves where the loss is defined): FAILED")
         out.append({
             "name": name, "latex": names[name], "matrix": matrix_latex(c.matrix, digits),
@@ -377,16 +377,16 @@ def _numbers(formula, target, values, names, digits) -> dict:
     if sum(int(np.prod(np.shape(v))) for v in shapes) > NUMBERED_ENTRIES:
         return none
     placeholders = {x: sp.MatrixSymbol(f"v{k}", *x.shape) for k, x in enumerate(symbols)}
-    shown = {}
-    for x, placeholder in placeholders.items():
-        written = matrix_latex(values[x], digits)
-        shown[placeholder.name] = r"\left(" + written + r"\right)" if written.startswith("-") else written
     substituted = formula.xreplace(placeholders)
     # columns of numbers side by side on the line (each occurrence of a value, and the result): more than
     # fit across a page at the body's size and the line would be shrunk unreadably
     columns = sum(_columns(values[x]) * _occurrences(substituted, placeholders[x]) for x in symbols) + _columns(result)
     if columns > NUMBERED_COLUMNS:
         return none
+    shown = {}
+    for x, placeholder in placeholders.items():
+        written = matrix_latex(values[x], digits)
+        shown[placeholder.name] = r"\left(" + written + r"\right)" if written.startswith("-") else written
     numbers, value = latex(substituted, {**names, **shown}), matrix_latex(result, digits)
     return none if numbers == value else {"numbers": numbers, "result": value}
 
