@@ -17,8 +17,9 @@ A rubric is a small YAML file of the course's (``symback check --rubric rubric.y
 What is asked is every entry of every tensor of a section with points, at every asked epoch
 (and sample), and a formula per trainable parameter when formulas have points: a student who
 leaves an entry out earns 0 for it, so every student of a class has the same maximum.  Without
-a rubric, every entry of every forward value, gradient and update of every epoch is worth one
-point, carried values earn full credit and imprecise ones half.
+a rubric, every entry of every forward value, δ, gradient and update of every epoch is worth one
+point — what ``symback worksheet`` asks, one point per box — carried values earn full credit and
+imprecise ones half.
 
 ``--gradebook FILE.csv`` writes one row per solution file: ``file, score, max, percent, verdict,
 correct, imprecise, carried, wrong, errors, mistakes, diagnoses``.
@@ -36,7 +37,7 @@ import yaml
 from ..errors import OptionError
 
 SECTIONS = ("forward", "deltas", "grads", "updated", "formulas")
-DEFAULT_POINTS = {"forward": 1, "grads": 1, "updated": 1}
+DEFAULT_POINTS = {"forward": 1, "deltas": 1, "grads": 1, "updated": 1}
 DEFAULT_CREDIT = {"correct": 1, "carried": 1, "imprecise": 0.5, "wrong": 0, "error": 0}
 
 

@@ -1,9 +1,13 @@
 """Worksheets: the exercise with boxes to fill, its answer key, and variants of it.
 
-A worksheet asks for what a student computes by hand — every derivation step, then for
-each epoch the forward values, the gradients and the updated parameters — and leaves a box
-for each entry.  The key is the same document with the boxes filled; ``solution.yaml`` is
-the empty answers file for ``symback check`` and ``answers.yaml`` the filled one.
+A worksheet asks for what a student computes by hand — every derivation step (part 1, ruled
+lines to write on), then for each epoch, on a page of its own and in computation order, the
+forward values, the δ of every named quantity (the partial-credit checkpoints of backprop, which
+let ``check`` place a mistake between the forward pass and a gradient), the gradients and the
+updated parameters — a box for each entry, a point per line or box.  The key is the same
+document filled, each derivation step also with epoch 1's numbers substituted; ``solution.yaml``
+is the empty answers file for ``symback check`` and ``answers.yaml`` the filled one, with the
+same sections in the same order.
 
 Variants give each student fresh "nice" initial values (one decimal), drawn reproducibly
 from a seed, and rejected when degenerate: a relu argument at or near 0 (a kink, or a
@@ -15,6 +19,7 @@ file, so ``symback derive`` and ``symback check`` work on it as on any model.
 from __future__ import annotations
 
 import ast
+import itertools
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +28,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError, OptionError
-from ..numeric.formatting import matrix_latex, number, shape_latex
+from ..numeric.formatting import matrix_latex, number
 from ..numeric.program import MPMATH, to_float
 from . import document
 
@@ -33,8 +38,6 @@ NEAR_KINK = 0.05
 LOSS_LIMIT = 1e6
 #: candidates tried per variant asked for
 ATTEMPTS = 200
-#: an empty box wide enough for a signed number of ``digits`` digits
-BOX = r"\boxed{\phantom{-0.0000}}"
 
 
 @dataclass
@@ -165,36 +168,109 @@ def _literal(m: sp.Matrix) -> str:
 
 # -- the worksheet document -----------------------------------------------------------------
 
+#: an empty box in Markdown (GitHub's math): a signed number of 4 significant digits, e.g. -0.001234
+BOX_MD = r"\boxed{\phantom{-0.000000}}"
+#: the same in LaTeX: a macro of worksheet.tex.j2, sized for handwriting
+BOX_TEX = r"\answerbox"
+#: ruled lines to write on below the line of each derivation step (the step's own line comes first)
+WRITING_LINES = 2
+#: points of one answer line of the derivation (part 1, marked by hand; ``check`` judges entries)
+LINE_POINTS = 1
 
-def _boxes(shape) -> str:
+#: an epoch's sub-parts, in computation order: (section of the solution file, title); the templates
+#: say what each asks
+EPOCH_PARTS = (("forward", "Forward pass"), ("deltas", "Backward pass"), ("grads", "Gradients"),
+               ("updated", "Updated parameters"))
+
+
+def _boxes(shape, box: str, gap: str = "") -> str:
+    """A matrix of empty boxes, ``gap`` between rows."""
     rows, cols = shape
     if (rows, cols) == (1, 1):
-        return BOX
-    body = r" \\[2pt] ".join(" & ".join([BOX] * cols) for _ in range(rows))
+        return box
+    body = (r" \\" + (f"[{gap}]" if gap else "") + " ").join(" & ".join([box] * cols) for _ in range(rows))
     return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
 
 
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def _worth(value: float) -> str:
+    """What a part is worth, as its heading says it: "1 point", "16 points"."""
+    return f"{value:g} point{'' if value == 1 else 's'}"
+
+
+def _derivation_parts(model, d, names, first, digits) -> list[dict]:
+    """Part 1: per parameter a sub-part (1.1, 1.2, …), each step a lettered line (1.1a); a step an
+    earlier sub-part asked for is not asked again, it names where it was asked."""
+    asked: dict[str, str] = {}
+    out = []
+    for k, g in enumerate(document.derivations(model, d, names, first=first, digits=digits), start=1):
+        number = f"1.{k}"
+        letters = iter("abcdefghijklmnopqrstuvwxyz")
+        steps = []
+        for s in g["steps"]:
+            if s["node"] in asked:
+                steps.append({**s, "repeat": True, "see": asked[s["node"]], "label": None})
+                continue
+            label = number + next(letters, "")
+            asked[s["node"]] = label
+            steps.append({**s, "repeat": False, "see": None, "label": label})
+        lines = sum(1 for s in steps if not s["repeat"]) + 1
+        out.append({**g, "number": number, "steps": steps, "final_label": number + next(letters, ""),
+                    "points": _points(lines * LINE_POINTS), "worth": _worth(lines * LINE_POINTS)})
+    return out
+
+
+def _epoch_part(model, r, number: int, names, nodes, digits, rubric) -> dict:
+    """One update step as a part: forward pass, backward pass (δ), gradients, updates — each entry a box."""
+    values = dict(_sections(model, r))
+    lhs = {"forward": lambda v: f"{v} =", "deltas": lambda v: rf"\delta_{{{v}}} =",
+           "grads": lambda v: rf"\partial L/\partial {v} =", "updated": lambda v: rf"{v} \leftarrow"}
+    lhs_md = {**lhs, "grads": lambda v: rf"\frac{{\partial L}}{{\partial {v}}} ="}
+    subparts = []
+    for section, title in EPOCH_PARTS:
+        if section not in values:
+            continue
+        rows, total = [], 0.0
+        for name, value in values[section].items():
+            shape = nodes[name].shape
+            points = rubric.points_of(section, name) * shape[0] * shape[1]
+            total += points
+            rows.append({"name": name, "lhs": lhs[section](names[name]), "lhs_md": lhs_md[section](names[name]),
+                         "blank": _boxes(shape, BOX_TEX), "blank_md": _boxes(shape, BOX_MD, "2pt"),
+                         "answer": matrix_latex(value, digits), "points": _points(points)})
+        subparts.append({"number": f"{number}.{len(subparts) + 1}", "section": section, "title": title,
+                         "rows": rows, "points": _points(total), "worth": _worth(total)})
+    total = sum(float(s["points"]) for s in subparts)
+    return {"number": str(number), "title": f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else ""),
+            "epoch": r.epoch, "sample": r.sample, "subparts": subparts, "points": _points(total), "worth": _worth(total),
+            "notes": list(r.notes)}
+
+
 def build(model, history, variant: Variant | None = None, seed: int | None = None) -> dict:
-    """The worksheet and its key as one document; the templates show answers when ``key``."""
+    """The worksheet and its key as one document; the templates show answers when ``key``.
+
+    Parts are numbered as a class refers to them: 1 derives the gradients (1.1 per parameter, 1.1a
+    per step), then one part per update step (2 for epoch 1: 2.1 forward pass, 2.2 backward pass,
+    2.3 gradients, 2.4 updates).  A derivation line is worth one point; an entry of an epoch, its
+    points in the default rubric of ``symback check`` (one each), so the worksheet's total is what a
+    teacher marking by hand and the gradebook count alike."""
+    from ..check.rubric import Rubric
+
     d = model._derivation
     names = document.names_of(model)
     digits = model.digits
-    derivations = document.derivations(model, d, names)
     nodes = {n.name: n for n in d.order if n.name}
-    steps = []
-    for r in history.steps:
-        if r.precision != MPMATH:
-            break
-        forward = [{"name": n, "latex": names[n], "shape": shape_latex(nodes[n].shape),
-                    "blank": _boxes(nodes[n].shape), "answer": matrix_latex(v, digits)}
-                   for n, v in r.forward.items()]
-        grads = [{"name": n, "latex": names[n], "lhs": rf"\partial L/\partial {names[n]}", "blank": _boxes(nodes[n].shape), "answer": matrix_latex(v, digits)}
-                 for n, v in r.grads.items()]
-        updated = [{"name": n, "latex": names[n], "blank": _boxes(nodes[n].shape), "answer": matrix_latex(v, digits)}
-                   for n, v in r.updated.items()]
-        steps.append({"label": f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else ""),
-                      "epoch": r.epoch, "sample": r.sample, "forward": forward, "grads": grads,
-                      "updated": updated, "notes": list(r.notes)})
+    shown = [r for r in itertools.takewhile(lambda r: r.precision == MPMATH, history.steps)]
+    derivations = _derivation_parts(model, d, names, shown[0] if shown else None, digits)
+    rubric = Rubric()
+    epochs = [_epoch_part(model, r, k, names, nodes, digits, rubric) for k, r in enumerate(shown, start=2)]
+    derivation_points = sum(float(g["points"]) for g in derivations)
+    parts = [{"number": "1", "title": "Derive the gradients", "points": _points(derivation_points),
+              "worth": _worth(derivation_points)}]
+    parts += [{"number": e["number"], "title": e["title"], "points": e["points"], "worth": e["worth"]} for e in epochs]
     title = model.title or f"Backpropagation: {model.name}"
     return {
         "name": model.name,
@@ -209,8 +285,11 @@ def build(model, history, variant: Variant | None = None, seed: int | None = Non
         "params": document.parameter_table(model, names, digits),
         "data": document.data_table(model, names, digits),
         "derivations": derivations,
-        "steps": steps,
-        "more_steps": history.total_steps - len(steps),
+        "epochs": epochs,
+        "parts": parts,
+        "total_points": _points(sum(float(p["points"]) for p in parts)),
+        "more_steps": history.total_steps - len(shown),
+        "writing_lines": WRITING_LINES,
         "blank_line": r"\underline{\hspace{12em}}",
     }
 
@@ -244,8 +323,7 @@ def solution_yaml(model, history, filled: bool, model_file: str, variant: Varian
             break
         key = f"{r.epoch}" if r.sample is None else f'"{r.epoch}.{r.sample}"'
         out.append(f"  {key}:")
-        for section in ("forward", "grads", "updated"):
-            values = getattr(r, section)
+        for section, values in _sections(model, r):
             out.append(f"    {section}:")
             out += [f"      {name}: {tensor(v)}" for name, v in values.items()]
     out.append("formulas:")
@@ -253,6 +331,15 @@ def solution_yaml(model, history, filled: bool, model_file: str, variant: Varian
         formula = f'"{_formula_hint(model, name)}"' if filled else "~"
         out.append(f"  {name}: {formula}")
     return "\n".join(out) + "\n"
+
+
+def _sections(model, r) -> list[tuple[str, dict]]:
+    """An update step's values in computation order, as the worksheet asks them: forward values, the δ
+    of each named quantity from the loss back, gradients, updates (a model without named intermediates
+    has no δ section)."""
+    deltas = {n.name: r.deltas[n.name] for n in reversed(model.program.named_deltas) if n.name in r.deltas}
+    out = [("forward", r.forward), ("deltas", deltas), ("grads", r.grads), ("updated", r.updated)]
+    return [(section, values) for section, values in out if values]
 
 
 def _formula_hint(model, name: str) -> str:

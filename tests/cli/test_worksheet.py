@@ -98,7 +98,7 @@ def test_worksheet_has_boxes_and_no_answers(thirty):
     worksheet, key = (folder / "worksheet.md").read_text(), (folder / "key.md").read_text()
     out = yaml.safe_load((folder / "answers.yaml").read_text())["epochs"][1]["forward"]["out"]
     assert number(out, 4) in key and number(out, 4) not in worksheet
-    assert worksheet.count(r"\boxed{\phantom{-0.0000}}") > 50
+    assert worksheet.count(r"\boxed{\phantom{-0.000000}}") > 50
     assert r"\underline{\hspace{12em}}" in worksheet and r"\underline{\hspace{12em}}" not in key
     assert r"\underbrace{\delta_{h}}_{1\times 3} \odot \underbrace{\left(\mathbf{1} - h \odot h\right)}_{1\times 3}" in key
 
