@@ -16,7 +16,6 @@ step written — every written value at any step is judged — and returns a `Fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import SolutionError, SymbackError
 from ..numeric.formatting import number
@@ -223,21 +222,6 @@ def check(model, *paths, grading: Grading | None = None):
     checker = Checker(model, grading)
     results = [checker.check_file(p) for p in paths]
     return results[0] if len(paths) == 1 else results
-
-
-def feedback_context(result: FileResult, digits: int) -> dict:
-    """What a student's feedback report shows (templates ``feedback.md.j2``, ``feedback.tex.j2``)."""
-    def row(j: Judged, more: int = 0) -> dict:
-        expected = j.expected if isinstance(j.expected, str) or j.expected is None else number(j.expected, digits + 2)
-        return {"label": j.label(), "line": j.line, "text": j.text, "expected_text": expected or "",
-                "status": j.status, "note": note(j), "diagnosis": j.diagnosis,
-                "more": f"and {more} more entr{'y' if more == 1 else 'ies'} of {j.name}" if more else ""}
-
-    first = result.first_mistake
-    return {"title": f"Feedback on {Path(result.file).name}", "file": result.file, "verdict": result.verdict,
-            "error": result.error, "first": row(first) if first else None, "counts": result.counts,
-            "summary": result.summary(), "mistakes": [row(g[0], len(g) - 1) for g in result.mistake_groups()],
-            "items": [row(j) for j in result.items]}
 
 
 def note(j: Judged) -> str:

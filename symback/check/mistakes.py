@@ -59,6 +59,30 @@ MESSAGES = {
     "arithmetic": "the method is right but the arithmetic slipped: the value should be {expected}.",
 }
 
+#: the catalogue's short name for each mistake, as a feedback report heads its sentence with it
+TITLES = {
+    "derivative-left-out": "a derivative left out",
+    "derivative-twice": "a derivative applied twice",
+    "derivative-at-output": "a derivative taken at the output",
+    "wrong-activation-derivative": "another function's derivative",
+    "pre-post-activation": "the derivative in terms of the input, not the output",
+    "relu-convention": "another convention for relu′(0)",
+    "collapsed-elementwise": "an elementwise product taken as one number",
+    "missing-transpose": "a transpose missing or extra",
+    "missing-half": "a factor 2 missing or extra",
+    "missing-batch-factor": "the batch's 1/N missing or extra",
+    "update-sign": "an update in the wrong direction",
+    "learning-rate": "another learning rate",
+    "update-other-parameter": "an update from another parameter",
+    "update-not-applied": "an update not applied",
+    "stale-parameters": "parameters of another step",
+    "stale-sample": "the data of another sample",
+    "momentum-convention": "another momentum convention",
+    "adam-bias-correction": "Adam without its bias correction",
+    "optimizer-left-out": "the optimizer left out",
+    "arithmetic": "an arithmetic slip",
+}
+
 #: what a README lists: every code and a sentence for it, with the placeholders filled as an example
 EXAMPLES = {
     "derivative-left-out": {"detail": "tanh, 1 − h⊙h"},

@@ -42,9 +42,10 @@ class _Run:
     """What a worker needs: the checker, and what to make of each result besides the verdict."""
 
     def __init__(self, checker: Checker, want_json: bool, feedback: Path | None, names: dict, pdf: bool,
-                 templates: Path | None):
+                 templates: Path | None, scoring: tuple | None = None):
         self.checker, self.want_json = checker, want_json
         self.feedback, self.names, self.pdf, self.templates = feedback, names, pdf, templates
+        self.scoring = scoring  # (rubric, what it asks) when the course gave one: the feedback shows the score
 
 
 def check(
@@ -121,7 +122,9 @@ def check(
     checker = Checker(model, Grading(min_digits, rtol, atol))
     paths = sorted(dict.fromkeys(str(p) for p in solutions))  # the same report whatever the order given
     names = feedback_names(paths) if feedback is not None else {}
-    _run = _Run(checker, format == "json", feedback, names, pdf, templates)
+    asked = points.asked(checker) if gradebook is not None or (feedback is not None and rubric is not None) else []
+    scoring = (points, asked) if rubric is not None else None
+    _run = _Run(checker, format == "json", feedback, names, pdf, templates, scoring)
     # grading makes many small objects: collect them less often, and never walk the model's own
     # (SymPy's caches, the compiled program) — a quarter of a class's time otherwise
     gc.freeze()
@@ -132,7 +135,6 @@ def check(
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     single = len(paths) == 1
     totals = {"files": 0, "correct": 0, "mistakes": 0, "error": 0}
-    asked = points.asked(checker) if gradebook is not None else []
     tex_failures: list[str] = []
 
     def say(line: str, err: bool = False) -> None:
@@ -278,11 +280,12 @@ def _grade(path: str):
 
 
 def _feedback(result, run: _Run) -> None:
-    from ..check.grade import feedback_context
+    from ..check.feedback import feedback_context
     from ..report import exporters
 
     stem = run.names[result.file] + ".feedback"
-    context = feedback_context(result, run.checker.model.digits)
+    score = run.scoring[0].score(result, run.scoring[1]) if run.scoring is not None else None
+    context = feedback_context(result, run.checker.model, score)
     files: dict[str, str | bytes] = {}
     try:
         files[f"{stem}.md"] = exporters.markdown_files("feedback", context, run.templates)["feedback.md"]

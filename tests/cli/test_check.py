@@ -163,15 +163,43 @@ def test_feedback_report_for_the_student(tmp_path):
             cwd=tmp_path)
     assert r.returncode == 1
     bad = (tmp_path / "fb" / "seed_mistakes.feedback.md").read_text()
-    assert ("**First mistake:** epoch 1 grads w1\\[1, 1\\] (line 13) — you wrote `7.3132`, the value is "
-            "-0.0273329.") in bad
-    assert "**Likely cause** [collapsed-elementwise]" in bad
-    assert "23 correct, 91 carried, 11 wrong." in bad
-    assert "- epoch 1 updated b3 (line 25): you wrote `-0.053`" in bad  # every mistake, not only the first
-    assert ("| epoch 1 updated w1\\[1, 1\\] | `0.569` | 1.30273 | carried | follows from your epoch 1 grads "
-            "w1\\[1, 1\\]") in bad
+    summary = bad[bad.index("## Summary"):bad.index("## In detail")]
+    assert "1. **epoch 1, ∂L/∂w1\\[1,\u00a01\\]** and 5 more entries of w1, line 13" in summary
+    assert "   You wrote `7.3132`; the value is −0.0273329." in summary
+    assert "(code `collapsed-elementwise`)" in summary
+    assert "23 correct, 91 carried, 11 wrong." in summary
+    assert "3. **epoch 1, b3 after the update**, line 25" in summary  # every mistake, not only the first
+    assert "everything after epoch 1, ∂L/∂w1\\[1,\u00a01\\] follows consistently from your values" in summary
+    detail = bad[bad.index("## In detail"):]
+    assert "**w1 after the update** (shape 2×3)\n\n| entry |" in detail
+    assert "| w1\\[1,\u00a01\\] | `0.569` | 1.30273 | carried |  |" in detail
     good = (tmp_path / "fb" / "seed_solution.feedback.md").read_text()
     assert "**Every value you wrote is correct**" in good
+    assert "**Score" not in good  # without a rubric there is no score
+
+
+@pytest.mark.skipif(not (shutil.which("latexmk") and shutil.which("pdftotext")), reason="needs TeX and pdftotext")
+def test_feedback_pdf_page_one_is_the_summary_with_the_rubrics_score(tmp_path):
+    shutil.copy(EXAMPLES / "seed_mistakes.yaml", tmp_path / "bad.yaml")
+    (tmp_path / "rubric.yaml").write_text("points: {grads: 2, updated: 1, formulas: 3}\ncredit: {carried: 0.5}\n"
+                                          "epochs: [1]\n")
+    r = run("check", SEED, "bad.yaml", "--rubric", "rubric.yaml", "--feedback", "fb", "--pdf", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    # the score counted by hand in test_gradebook_with_a_rubric
+    assert "**Score: 27.5 of 66 points** — 41.7 %" in (tmp_path / "fb" / "bad.feedback.md").read_text()
+    pages = []
+    for page in (1, 2):
+        out = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-layout", "fb/bad.feedback.pdf", "-"],
+                             cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+        pages.append(" ".join(out.split()))
+    first, second = pages
+    assert "The seed exercise: a 2-3-1 tanh/relu network" in first and "Feedback on bad.yaml" in first
+    assert "Score: 27.5 of 66 points" in first and "Summary" in first and "In detail" not in first
+    for line in (13, 14, 25, 70):
+        assert f"line {line}" in first
+    assert "follows consistently from your values" in first
+    assert second.startswith("In detail") and "Epoch 1" in second
+    assert "−0.0273329" in second  # a math minus, not a hyphen
 
 
 def test_pre_commit_hook_definition():

@@ -1,0 +1,270 @@
+"""What a student's feedback report shows (templates ``feedback.md.j2`` and ``feedback.tex.j2``).
+
+A student reads it as a teacher hands back a marked exercise:
+
+* a **summary** first: the exercise, the file, the score (with a rubric), every *independent*
+  mistake with the catalogue's name for it, its sentence and the line of the file it is on, and
+  one sentence saying that everything after the first mistake follows from the student's own
+  values — instead of the same note on every carried row;
+* then the **detail**, step by step (epoch, or epoch and sample) and tensor by tensor: each
+  tensor's written entries together, with what it should be and the verdict; a note shared by
+  every entry of a tensor is said once for the tensor;
+* the **formulas** last, each with the derived gradient typeset from the derivation's LaTeX.
+
+Numbers symback prints carry a real minus (U+2212 in Markdown, math in TeX) and 10⁻⁷ rather
+than ``e-07``.  What the student wrote is data: every field holding it is plain text here and
+escaped by the templates' ``code``/``tex_code`` filters; only LaTeX made here from the model
+(its names and derived gradients) and from numbers is passed on as LaTeX (the ``*_tex`` keys).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..numeric.formatting import number, number_latex
+from ..numeric.printing import latex
+from .grade import FileResult, note
+from .judge import Judged
+from .mistakes import TITLES
+
+#: a tensor block this long may be split over pages; a shorter one is kept on one page
+KEEP_ROWS = 20
+#: a closed form longer than this (characters of LaTeX) is shown as the derivation's last step instead
+FORMULA_CHARS = 600
+#: significant digits of a shown true value beyond the model's own ``digits``
+EXTRA_DIGITS = 2
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+#: a hyphen-minus that is a number's sign in symback's own sentences (not inside a word or a range)
+_SIGN = re.compile(r"(?<![\w.)\]])-(?=\.?\d)")
+_SECTION_WORDS = {"forward": "forward values", "deltas": "δ", "grads": "gradients", "updated": "updates"}
+
+
+def minus(text: str) -> str:
+    """symback's own text with real minus signs: ``-0.5`` → ``−0.5`` (``w1-2``, ``a - b`` stay)."""
+    return _SIGN.sub("−", text)
+
+
+def number_text(value, digits: int) -> str:
+    """A number for people in plain text: ``−0.02733``, ``1.2 × 10⁻⁷``."""
+    s = number(value, digits)
+    if "e" in s and s not in ("inf", "-inf"):
+        mantissa, exponent = s.split("e")
+        s = f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+    return s.replace("-", "−")
+
+
+def feedback_context(result: FileResult, model, score: tuple[float, float] | None = None) -> dict:
+    """Everything a feedback report shows, for ``result`` (one graded file) of ``model``;
+    ``score`` is (points, maximum) when the course gave a rubric."""
+    view = _View(model)
+    groups = result.mistake_groups()
+    number_of = {id(j): n for n, group in enumerate(groups, 1) for j in group}
+    first = result.first_mistake
+    title = model.title or f"Backpropagation: {model.name}"
+    carried = result.counts["carried"]
+    return {
+        # the document (document.tex.j2 sets ``title``)
+        "title": title,
+        "exercise": title,
+        "file": result.file,
+        "file_name": Path(result.file).name,
+        "verdict": result.verdict,
+        "error": result.error,
+        "counts": result.counts,
+        "summary": result.summary(),
+        "score": None if score is None else _score(*score),
+        # page 1
+        "mistakes": [view.mistake(n, g) for n, g in enumerate(groups, 1)],
+        "unreadable": [view.unreadable(j) for j in result.items if j.status == "error"],
+        "consistent": None if first is None or not carried else {
+            "where": view.place(first), "where_tex": view.place_tex(first), "carried": carried},
+        # the detail
+        "steps": view.steps([j for j in result.items if j.epoch is not None and j.section != "formulas"],
+                            number_of),
+        "formulas": [view.formula(j, number_of.get(id(j))) for j in result.items if j.section == "formulas"],
+        # kept for templates of a course's own (--templates) written against the first layout
+        "first": _row(first, model.digits) if first else None,
+        "items": [_row(j, model.digits) for j in result.items],
+    }
+
+
+def _score(points: float, maximum: float) -> dict:
+    percent = f"{100 * points / maximum:.1f}" if maximum else ""
+    return {"points": f"{points:g}", "max": f"{maximum:g}", "percent": percent}
+
+
+class _View:
+    """How one model's quantities and numbers are written in a feedback report."""
+
+    def __init__(self, model):
+        self.model = model
+        self.digits = model.digits + EXTRA_DIGITS
+        self.names = {n.name: n.latex or _latex_name(n.name) for n in model.nodes if n.name}
+        self.gradients = model._derivation.gradients
+
+    # -- names of entries and places ---------------------------------------------------------
+    def entry(self, j: Judged) -> str:
+        """The entry as a student reads it: ``w1[1, 2]``, ``∂L/∂w1[1, 2]`` (the derivative by that
+        entry), ``δ_h[2]``; the index never wraps (a no-break space)."""
+        text = j.entry.replace(", ", ",\u00a0") if j.index is not None else j.name
+        return {"grads": f"∂L/∂{text}", "deltas": f"δ_{text}"}.get(j.section, text)
+
+    def entry_tex(self, j: Judged) -> str:
+        """The entry in math (one unbreakable unit): ``w_{1}[1,\\,2]``, ``\\partial L/\\partial w_{1}[1,\\,2]``."""
+        name = self.names.get(j.name) or _latex_name(j.name)
+        index = ""
+        if j.index is not None:
+            text = j.entry
+            index = text[len(j.name):].replace(", ", r",\,") if text != j.name else ""
+        body = f"{{{name}}}{index}"
+        return {"grads": rf"\partial L/\partial {body}", "deltas": rf"\delta_{{{name}}}{index}"}.get(j.section, body)
+
+    def step(self, j: Judged) -> str:
+        return f"epoch {j.epoch}" + (f", sample {j.sample}" if j.sample else "")
+
+    def place(self, j: Judged) -> str:
+        """Where an item is, for a sentence: ``epoch 1, ∂L/∂w1[1, 1]``; ``the formula for ∂L/∂w1``."""
+        if j.section == "formulas":
+            return f"the formula for ∂L/∂{j.name}"
+        if j.epoch is None:
+            return "the file"
+        if j.index is None:
+            return f"{self.step(j)}, {_SECTION_WORDS.get(j.section, j.section)} of {j.name}"
+        return f"{self.step(j)}, {self.entry(j)}" + (" after the update" if j.section == "updated" else "")
+
+    def place_tex(self, j: Judged) -> str:
+        """`place` as LaTeX (text with the entry in math); "" where `place` is plain text."""
+        if j.section == "formulas":
+            return rf"the formula for $\partial L/\partial {{{self.names.get(j.name) or _latex_name(j.name)}}}$"
+        if j.epoch is None or j.index is None:
+            return ""  # the template writes `place` as text
+        return rf"{self.step(j)}, ${self.entry_tex(j)}$" + (" after the update" if j.section == "updated" else "")
+
+    def tensor_title(self, section: str, name: str) -> tuple[str, str]:
+        """A tensor block's heading, as text and as LaTeX."""
+        tex = self.names.get(name) or _latex_name(name)
+        return {
+            "forward": (f"{name}", f"${tex}$"),
+            "deltas": (f"δ_{name}", rf"$\delta_{{{tex}}}$"),
+            "grads": (f"∂L/∂{name}", rf"$\partial L/\partial {{{tex}}}$"),
+            "updated": (f"{name} after the update", rf"${tex}$ after the update"),
+        }.get(section, (name, f"${tex}$"))
+
+    # -- numbers -------------------------------------------------------------------------------
+    def value(self, j: Judged) -> tuple[str, str]:
+        """The true value, as text and as LaTeX math."""
+        if j.expected is None or isinstance(j.expected, str):
+            return "—", ""
+        return number_text(j.expected, self.digits), number_latex(j.expected, self.digits)
+
+    # -- page 1 --------------------------------------------------------------------------------
+    def mistake(self, n: int, group: list[Judged]) -> dict:
+        """One independent mistake: where, what was written and what it should be, its likely cause."""
+        j = group[0]
+        value, value_tex = self.value(j)
+        code = (j.diagnosis or {}).get("code")
+        more = len(group) - 1
+        return {
+            "number": n, "where": self.place(j), "where_tex": self.place_tex(j), "line": j.line,
+            "formula": j.section == "formulas", "text": j.text, "value": value, "value_tex": value_tex,
+            "gradient_tex": self.gradient_tex(j.name) if j.section == "formulas" else "",
+            "more": f"and {more} more entr{'y' if more == 1 else 'ies'} of {j.name}" if more else "",
+            "cause": TITLES.get(code, code) if code else "cause unknown",
+            "code": code or "",
+            "explanation": minus(j.diagnosis["message"]) if j.diagnosis else minus(j.reason or ""),
+            # a formula's difference (where it differs) beside its diagnosis
+            "detail": _sentence(j.reason) if j.diagnosis and j.reason and j.section == "formulas" else "",
+        }
+
+    def unreadable(self, j: Judged) -> dict:
+        where = self.place(j) if j.section != "file" else "the file"
+        return {"where": where, "line": j.line, "column": j.column, "reason": j.reason or ""}
+
+    # -- the detail ------------------------------------------------------------------------------
+    def steps(self, items: list[Judged], number_of: dict) -> list[dict]:
+        """The written values by step, and within a step by tensor, in computation order."""
+        steps: list[dict] = []
+        for j in items:
+            title = self.step(j)
+            if not steps or steps[-1]["key"] != (j.epoch, j.sample):
+                steps.append({"key": (j.epoch, j.sample), "title": title[:1].upper() + title[1:], "blocks": []})
+            blocks = steps[-1]["blocks"]
+            if not blocks or blocks[-1]["key"] != (j.section, j.name):
+                text, tex = self.tensor_title(j.section, j.name)
+                rows, cols = j.shape
+                blocks.append({"key": (j.section, j.name), "title": text, "title_tex": tex,
+                               "shape": f"{rows}×{cols}", "rows": [], "note": ""})
+            blocks[-1]["rows"].append(self.row(j, number_of.get(id(j))))
+        for step in steps:
+            for block in step["blocks"]:
+                _hoist(block)
+                block["keep"] = len(block["rows"]) <= KEEP_ROWS
+        return steps
+
+    def row(self, j: Judged, mistake: int | None) -> dict:
+        value, value_tex = self.value(j)
+        return {"entry": self.entry(j), "entry_tex": self.entry_tex(j),
+                "line": j.line, "text": j.text, "value": value, "value_tex": value_tex, "status": j.status,
+                "note": self.note(j, mistake)}
+
+    def note(self, j: Judged, mistake: int | None) -> str:
+        """The note of one row: what is particular to it (the summary says the rest)."""
+        if j.status == "wrong" and mistake is not None and j.diagnosis:
+            code = j.diagnosis["code"]
+            return f"mistake {mistake}: {TITLES.get(code, code)}"
+        if j.status == "wrong" and mistake is not None:
+            return f"mistake {mistake}" + (f": {minus(j.reason)}" if j.reason else "")
+        if j.status == "carried" and not j.reason:
+            return ""  # the summary's one sentence: everything after the first mistake follows from your values
+        if j.status == "error":
+            return j.reason or ""
+        return minus(note(j))
+
+    def formula(self, j: Judged, mistake: int | None) -> dict:
+        tex = self.names.get(j.name) or _latex_name(j.name)
+        return {"where": f"∂L/∂{j.name}", "where_tex": rf"$\partial L/\partial {{{tex}}}$", "line": j.line, "text": j.text,
+                "gradient_tex": self.gradient_tex(j.name), "status": j.status,
+                "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""),
+                "detail": _sentence(j.reason) if j.status == "wrong" and j.diagnosis and j.reason else ""}
+
+    def gradient_tex(self, name: str) -> str:
+        """``∂L/∂name = …`` typeset from the derivation: its closed form, or — when that is too long
+        to read — its last step in the δ of the named quantities."""
+        tex = self.names.get(name) or _latex_name(name)
+        g = self.gradients.get(name)
+        if g is None:
+            return rf"\frac{{\partial L}}{{\partial {tex}}} = 0"
+        body = latex(g.closed, self.names) if g.short else ""
+        if not body or len(body) > FORMULA_CHARS:
+            body = latex(g.formula, self.names)
+        return rf"\frac{{\partial L}}{{\partial {tex}}} = {body}"
+
+
+def _sentence(text: str) -> str:
+    """symback's own sentence, with real minus signs and a full stop."""
+    text = minus(text)
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _hoist(block: dict) -> None:
+    """A note every noted entry of a tensor shares is said once, for the tensor."""
+    notes = [r["note"] for r in block["rows"] if r["note"]]
+    if len(notes) > 1 and len(set(notes)) == 1:
+        block["note"] = notes[0]
+        for r in block["rows"]:
+            r["note"] = ""
+
+
+def _latex_name(name: str) -> str:
+    from ..numeric.printing import latex_name
+
+    return latex_name(name)
+
+
+def _row(j: Judged, digits: int) -> dict:
+    """An item as the first feedback layout showed it (kept for a course's own templates)."""
+    expected = j.expected if isinstance(j.expected, str) or j.expected is None else number(j.expected, digits + 2)
+    return {"label": j.label(), "line": j.line, "text": j.text, "expected_text": expected or "",
+            "status": j.status, "note": note(j), "diagnosis": j.diagnosis, "more": ""}
