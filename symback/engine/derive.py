@@ -131,7 +131,7 @@ def derive(loss: Tensor, trainable: list[Tensor], relu_grad_at_zero=0, vjps: dic
 
     delta[loss] = ONE
     contributions: dict[Tensor, list] = defaultdict(list)
-    via: dict[Tensor, list] = defaultdict(list)
+    via: dict[Tensor, list] = defaultdict(list)  # operand → (consumer, operand index, what its rule says)
     delta_defs = {}
     for node in reversed(order):
         if id(node) not in reaches:
@@ -144,7 +144,7 @@ def derive(loss: Tensor, trainable: list[Tensor], relu_grad_at_zero=0, vjps: dic
             if id(arg) in reaches:
                 vjp = vjps.get((node, i), rule.vjps[i])
                 contributions[arg].append(vjp(delta[node], contexts[node]))
-                via[arg].append((node, i))
+                via[arg].append((node, i, rule.sentence(i, contexts[node])))
 
     derivation = Derivation(loss, order, value, delta, forward_defs, delta_defs, trainable)
     _explain(derivation, via, substituted)
@@ -170,11 +170,10 @@ def _explain(d: Derivation, via: dict, substitute: bool = True) -> None:
 
     def rules_into(node: Tensor) -> list[tuple[str, str]]:
         used = []
-        for consumer, i in via.get(node, []):
+        for consumer, _, says in via.get(node, []):
             if not d.named(consumer) and consumer is not d.loss:
                 used += rules_into(consumer)
-            rule = rule_for(consumer)
-            used.append((rule_key(consumer), rule.says[i]))
+            used.append((rule_key(consumer), says))
         return used
 
     steps = {}
@@ -237,7 +236,7 @@ def _reached_from(p: Tensor, via: dict) -> set[Tensor]:
     reached, stack = set(), [p]
     while stack:
         node = stack.pop()
-        for consumer, _ in via.get(node, []):
+        for consumer, _, _ in via.get(node, []):
             if consumer not in reached:
                 reached.add(consumer)
                 stack.append(consumer)

@@ -58,7 +58,12 @@ class Rule:
     name: str
     forward: Forward
     vjps: tuple[VJP | None, ...]
-    says: tuple[str, ...]
+    says: tuple[str | Callable[[Context], str], ...]  # the sentence, or one built from the node's settings
+
+    def sentence(self, operand: int, ctx: Context) -> str:
+        """What the rule says for this operand, with the node's settings (relu′(0), α) filled in."""
+        says = self.says[operand]
+        return says if isinstance(says, str) else says(ctx)
 
 
 RULES: dict[str, Rule] = {}
@@ -195,7 +200,23 @@ defrule(
 # ---------------------------------------------------------------------------------
 
 
-def _elementwise(fn: str, derivative, says: str) -> None:
+def _number(value) -> str:
+    """A setting as the exercise writes it: 0, 1, 0.01, 1/3."""
+    r = sp.Rational(value)
+    q = r.q
+    for prime in (2, 5):
+        while q % prime == 0:
+            q //= prime
+    if q != 1:
+        return str(r)
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return format(Decimal(r.p) / Decimal(r.q), "f")
+
+
+def _elementwise(fn: str, derivative, says) -> None:
     defrule(
         fn,
         lambda c: Apply(fn, c.args[0], *c.node.attrs.get("params", ())),
@@ -211,12 +232,13 @@ _elementwise(
 _elementwise(
     "relu",
     lambda c: Apply("step", c.args[0], c.relu_grad_at_zero),
-    "relu′ = step: 1 where the argument is positive, 0 where negative",
+    lambda c: f"relu′ = step: 1 where the argument is positive, 0 where negative, {_number(c.relu_grad_at_zero)} at 0",
 )
 _elementwise(
     "leaky_relu",
     lambda c: Apply("leaky_step", c.args[0], c.node.attrs["params"][0], c.relu_grad_at_zero),
-    "leaky relu′: 1 where the argument is positive, the slope α where negative",
+    lambda c: (f"leaky relu′: 1 where the argument is positive, the slope α = {_number(c.attrs['params'][0])} where "
+               f"negative, {_number(c.attrs['params'][0] + (1 - c.attrs['params'][0]) * c.relu_grad_at_zero)} at 0"),
 )
 _elementwise("exp", lambda c: c.out, "exp′ = exp, elementwise")
 _elementwise("log", lambda c: sp.HadamardPower(c.args[0], -1), "log′(x) = 1/x, elementwise")

@@ -50,6 +50,16 @@ def number(v, digits: int) -> str:
     return s.removesuffix(".0").removesuffix(".")
 
 
+def number_unicode(v, digits: int) -> str:
+    """`number` as prose writes it: ``3.6 × 10⁻⁸`` for ``3.6e-08``, ``−0.5`` with a real minus sign."""
+    s = number(v, digits)
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        power = f"10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+        s = power if mantissa == "1" else f"{mantissa} × {power}"
+    return s.replace("-", "−")
+
+
 def number_latex(v, digits: int) -> str:
     """LaTeX of `number`: ``1.2\\times 10^{-7}``."""
     s = number(v, digits)
@@ -76,18 +86,35 @@ def _entries(value) -> np.ndarray:
 
 
 def matrix_latex(value, digits: int, environment: str = "pmatrix") -> str:
-    """A matrix as ``\\begin{pmatrix} … \\end{pmatrix}``; a 1×1 matrix as its number."""
+    """A matrix in parentheses, its columns aligned on the decimal point; a 1×1 matrix as its number.
+
+    Each column is a pair of array columns, the integer part right-aligned and the rest (``.01367``,
+    ``.2 \\times 10^{-7}``) left-aligned, so a column of numbers reads as a hand-set table does.
+    ``environment`` other than pmatrix (bmatrix, …) gives that environment, centred entries.
+    """
     m = _entries(value)
     if m.shape == (1, 1):
         return number_latex(m[0, 0], digits)
+    aligned = environment == "pmatrix"
     rows = []
     for i in _shown(m.shape[0]):
-        if i is None:
-            rows.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in _shown(m.shape[1])))
-            continue
-        rows.append(" & ".join(number_latex(m[i, j], digits) if j is not None else r"\cdots"
-                               for j in _shown(m.shape[1])))
-    return rf"\begin{{{environment}}} " + r" \\ ".join(rows) + rf" \end{{{environment}}}"
+        cells = []
+        for j in _shown(m.shape[1]):
+            if i is None or j is None:
+                dots = r"\ddots" if i is None and j is None else r"\vdots" if i is None else r"\cdots"
+                cells.append(rf"\multicolumn{{2}}{{c}}{{{dots}}}" if aligned else dots)
+                continue
+            written = number_latex(m[i, j], digits)
+            if aligned:
+                whole, point, rest = written.partition(".")
+                written = f"{whole} & {point}{rest}"
+            cells.append(written)
+        rows.append(" & ".join(cells))
+    body = r" \\ ".join(rows)
+    if not aligned:
+        return rf"\begin{{{environment}}} {body} \end{{{environment}}}"
+    columns = r"@{\quad}".join(["r@{}l"] * len(list(_shown(m.shape[1]))))
+    return rf"\left(\begin{{array}}{{@{{}}{columns}@{{}}}} {body} \end{{array}}\right)"
 
 
 def matrix_text(value, digits: int) -> str:
@@ -124,7 +151,12 @@ def entry_text(name: str, i: int, j: int, shape) -> str:
 
 
 def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
-    """LaTeX of one entry, 1-based: ``h_{2}``, ``w_{1,23}`` (entry (2,3) of w₁), ``out``."""
+    """LaTeX of one entry, 1-based, one convention for every name: ``h_{2}``, ``(w_{1})_{23}`` (entry
+    (2, 3) of w₁), ``(\\delta_{h})_{2}``, ``(\\mathit{logits})_{41}``, ``x_{2,10}`` past 9 rows or columns.
+
+    A name that has a subscript or is a word is put in parentheses before the entry's index: w_{1,23}
+    would read as a three-index name, and h_{1}^{2} as the square of an entry of h.
+    """
     rows, cols = (int(n) for n in shape)
     if (rows, cols) == (1, 1):
         return name_latex
@@ -132,15 +164,8 @@ def entry_latex(name_latex: str, i: int, j: int, shape) -> str:
         index = str((j if rows == 1 else i) + 1)
     else:
         index = f"{i + 1}{j + 1}" if max(rows, cols) < 10 else f"{i + 1},{j + 1}"
-    if name_latex.endswith("}"):  # a trailing subscript takes the index too: w_{1} → w_{1,23}
-        depth = 0
-        for k in range(len(name_latex) - 1, -1, -1):
-            depth += {"}": 1, "{": -1}.get(name_latex[k], 0)
-            if depth == 0:
-                break
-        if k > 0 and name_latex[k - 1] == "_":
-            return f"{name_latex[:-1]},{index}}}"
-    return f"{{{name_latex}}}_{{{index}}}"
+    simple = len(name_latex) == 1 or (name_latex.startswith("\\") and name_latex[1:].isalpha())  # h, \alpha
+    return f"{name_latex}_{{{index}}}" if simple else f"\\left({name_latex}\\right)_{{{index}}}"
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -167,6 +192,17 @@ def decimal_parts(value) -> tuple[str, str, int | None] | None:
         return sign, format(d, "f"), None
     mantissa = d.scaleb(-exponent).normalize()
     return sign, "" if mantissa == 1 else format(mantissa, "f"), exponent
+
+
+def setting_latex(value) -> str:
+    """`setting` in LaTeX: ``0.1``, ``10^{-8}``, ``3.6 \\times 10^{-8}``, ``\\frac{1}{3}``."""
+    parts = decimal_parts(value)
+    if parts is None:
+        return sp.latex(sp.Rational(value))
+    sign, digits, exponent = parts
+    if exponent is None:
+        return sign + digits
+    return sign + (digits + r" \times " if digits else "") + f"10^{{{exponent}}}"
 
 
 def setting(value) -> str:

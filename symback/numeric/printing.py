@@ -21,7 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditi
 from sympy.printing.str import StrPrinter
 
 from ..engine.expr import ALL, Grad
-from .formatting import decimal_parts, setting
+from .formatting import decimal_parts, setting, setting_latex
 
 # ---------------------------------------------------------------------------------
 # The program printer
@@ -113,7 +113,7 @@ class ProgramPrinter(NumPyPrinter):
 # Shared by the text and LaTeX printers: how symback writes its notation
 # ---------------------------------------------------------------------------------
 
-_FUNCTION_NAMES = {"relu": "relu", "leaky_relu": "leaky_relu", "step": "step", "leaky_step": "step_α",
+_FUNCTION_NAMES = {"relu": "relu", "leaky_relu": "leaky_relu", "step": "step", "leaky_step": "leaky_step",
                    "sigmoid": "σ", "tanh": "tanh", "exp": "exp", "log": "log", "softplus": "softplus"}
 
 
@@ -229,8 +229,9 @@ class TextPrinter(StrPrinter):
         return text
 
     def _print_Apply(self, e):
-        params = "".join(", " + self._print(p) for p in e.params[:-1]) if e.fn.endswith("step") else ""
-        return f"{_FUNCTION_NAMES[e.fn]}({self._print(e.arg)}{params})"
+        if e.fn.startswith("leaky"):  # the slope is part of the function: leaky_relu(z, α = 0.01)
+            return f"{_FUNCTION_NAMES[e.fn]}({self._print(e.arg)}, α = {setting(e.params[0])})"
+        return f"{_FUNCTION_NAMES[e.fn]}({self._print(e.arg)})"
 
     def _print_Broadcast(self, e):
         return self._print(e.arg)
@@ -352,6 +353,8 @@ class LatexPrinter(_SympyLatexPrinter):
         return rf"\operatorname{{step}}\left({self._print(e.args[0])}\right)"
 
     def _print_Grad(self, e):
+        if e.name in self._names:  # a δ shown by its numbers (report.document._numbers)
+            return self._names[e.name]
         return r"\delta_{" + self._name(e.name.removeprefix("delta_")) + "}"
 
     def _print_Identity(self, e):
@@ -404,6 +407,8 @@ class LatexPrinter(_SympyLatexPrinter):
         name = {"sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log"}.get(
             e.fn, rf"\operatorname{{{escaped}}}"
         )
+        if e.fn.startswith("leaky"):  # the slope is part of the function: leaky_relu(z, α = 0.01)
+            return rf"{name}\left({self._print(e.arg)},\ \alpha = {setting_latex(e.params[0])}\right)"
         return rf"{name}\left({self._print(e.arg)}\right)"
 
     def _print_Broadcast(self, e):

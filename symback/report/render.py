@@ -85,7 +85,7 @@ _TEX_UNICODE = {
     "³": r"\textsuperscript{3}", "⁴": r"\textsuperscript{4}", "⁵": r"\textsuperscript{5}",
     "⁶": r"\textsuperscript{6}", "⁷": r"\textsuperscript{7}", "⁸": r"\textsuperscript{8}",
     "⁹": r"\textsuperscript{9}", "⊙": r"$\odot$", "δ": r"$\delta$",
-    "σ": r"$\sigma$", "Σ": r"$\Sigma$", "∑": r"$\sum$", "ᵀ": r"\textsuperscript{T}", "α": r"$\alpha$",
+    "σ": r"$\sigma$", "Σ": r"$\Sigma$", "∑": r"$\sum$", "ᵀ": r"$^{\top}$", "α": r"$\alpha$",
     "β": r"$\beta$", "η": r"$\eta$", "ε": r"$\varepsilon$", "₁": r"$_1$", "₂": r"$_2$", "×": r"$\times$",
     "·": r"$\cdot$", "≤": r"$\le$", "≥": r"$\ge$", "←": r"$\leftarrow$", "→": r"$\to$", "∂": r"$\partial$",
     "…": r"\dots{}", "–": "--", "—": "---", "≈": r"$\approx$", "√": r"$\surd$",

@@ -28,7 +28,9 @@ def test_number(value, shown):
 
 def test_latex_forms():
     assert number_latex(sp.Rational(1234, 10**8), 4) == r"1.234 \times 10^{-5}"
-    assert matrix_latex(sp.Matrix([[1, sp.Rational(-1, 2)]]), 4) == r"\begin{pmatrix} 1 & -0.5 \end{pmatrix}"
+    assert matrix_latex(sp.Matrix([[1, sp.Rational(-1, 2)]]), 4) == \
+        r"\left(\begin{array}{@{}r@{}l@{\quad}r@{}l@{}} 1 &  & -0 & .5 \end{array}\right)"
+    assert matrix_latex(sp.Matrix([[1, sp.Rational(-1, 2)]]), 4, "bmatrix") == r"\begin{bmatrix} 1 & -0.5 \end{bmatrix}"
     assert matrix_latex(sp.Matrix([[sp.Rational(1, 10)]]), 4) == "0.1"
     big = matrix_latex(np.arange(100.0).reshape(10, 10), 3)
     assert big.count(r"\\") == 5 and r"\cdots" in big and r"\ddots" in big and "99" in big
@@ -36,9 +38,11 @@ def test_latex_forms():
 
 
 def test_entry_names():
-    assert entry_latex("w_{1}", 1, 2, (2, 3)) == "w_{1,23}"
-    assert entry_latex("h", 0, 1, (1, 3)) == "{h}_{2}"
-    assert entry_latex(r"\delta_{\mathit{logits}}", 3, 0, (4, 3)) == r"\delta_{\mathit{logits},41}"
+    assert entry_latex("w_{1}", 1, 2, (2, 3)) == r"\left(w_{1}\right)_{23}"  # never w_{1,23}
+    assert entry_latex("h", 0, 1, (1, 3)) == "h_{2}"
+    assert entry_latex(r"\alpha", 0, 1, (1, 3)) == r"\alpha_{2}"
+    assert entry_latex(r"\delta_{\mathit{logits}}", 3, 0, (4, 3)) == r"\left(\delta_{\mathit{logits}}\right)_{41}"
+    assert entry_latex("x", 1, 9, (2, 10)) == "x_{2,10}"
     assert entry_latex(r"\mathit{out}", 0, 0, (1, 1)) == r"\mathit{out}"
 
 
