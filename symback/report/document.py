@@ -21,7 +21,9 @@ from ..numeric.formatting import (
     matrix_text,
     number,
     number_latex,
+    number_unicode,
     setting,
+    setting_latex,
     shape_latex,
     shape_text,
 )
@@ -65,6 +67,7 @@ def build(model, verification, history) -> dict:
         "table_rows": TABLE_ROWS,
         "convention": convention(model),
         "optimizer": optimizer_sentence(model),
+        "sgd": model.optimizer == "sgd",
         "epochs_count": model.epochs,
         "warnings": list(model.warnings),
         "equations": equations(model, d, names),
@@ -84,6 +87,7 @@ def build(model, verification, history) -> dict:
             "unit": "update step" if history.steps_per_epoch > 1 else "epoch",
         },
         "loss_curve": loss_curve(history),
+        "summary": summary(model, history, names, digits),
     }
 
 
@@ -179,15 +183,34 @@ def _graph_parts(layers: list[list[dict]], names) -> list[dict]:
     """The graph in pictures of at most GRAPH_LAYERS layers, each readable on its own page.
 
     A part after the first starts with a row of small boxes naming the quantities from the parts
-    above that it uses (``kind`` "above"); its edges start there."""
+    above that it uses (``kind`` "above"); its edges start there.  An edge that skips layers passes
+    through a waypoint (``kind`` "via", an empty cell) in each layer between, placed at the same
+    relative position as its source, so it runs in the gaps between boxes, never under one (the
+    dummy nodes of layered graph drawing, Sugiyama et al. 1981).  Each edge is a source, the
+    waypoints, and a target, with the 1-based row of each in the picture."""
     parts = []
     for start in range(0, len(layers), GRAPH_LAYERS):
         chunk = layers[start:start + GRAPH_LAYERS]
         here = {n["id"] for layer in chunk for n in layer}
         above = list(dict.fromkeys(a for layer in chunk for n in layer for a in n["inputs"] if a not in here))
         stubs = [{"id": f"above-{a}", "latex": names[a], "kind": "above"} for a in above]
-        edges = [(a if a in here else f"above-{a}", n["id"]) for layer in chunk for n in layer for a in n["inputs"]]
-        parts.append({"layers": ([stubs] if stubs else []) + chunk, "edges": edges})
+        rows = [list(layer) for layer in ([stubs] if stubs else []) + chunk]
+        row_of = {n["id"]: k for k, layer in enumerate(rows) for n in layer}
+        edges = []
+        for k, layer in enumerate(rows):
+            for n in layer:
+                for a in n.get("inputs", []):
+                    source = a if a in here else f"above-{a}"
+                    first = row_of[source]
+                    where = rows[first].index(next(m for m in rows[first] if m["id"] == source)) / max(1, len(rows[first]) - 1)
+                    via = []
+                    for between in range(first + 1, k):
+                        waypoint = {"id": f"via-{len(edges)}-{between}", "kind": "via"}
+                        rows[between].insert(round(where * len(rows[between])), waypoint)
+                        via.append({"id": waypoint["id"], "row": between + 1})
+                    edges.append({"source": source, "source_row": first + 1, "via": via,
+                                  "target": n["id"], "target_row": k + 1})
+        parts.append({"layers": rows, "edges": edges})
     return parts
 
 
@@ -316,7 +339,7 @@ def verification_rows(verification, names, digits) -> list[dict]:
             fd_text = f"every entry at a kink ({_where(c, c.kinks)}): not judged" if c.kinks \
                 else "no entry judged" if c.fd_undefined else "not computed"
         else:
-            fd_text = f"max. rel. error {c.fd_max_rel_err:.1e}"
+            fd_text = f"max. rel. error {number_unicode(c.fd_max_rel_err, 2)}"
         if c.kinks and c.fd_max_rel_err is not None:
             fd_text += f"; not judged at a kink (the step crosses it): {_where(c, c.kinks)}"
         if c.fd_refined:
@@ -376,7 +399,9 @@ def _numbers(formula, target, values, names, digits) -> dict:
     shapes = [values[x] for x in symbols] + [result]
     if sum(int(np.prod(np.shape(v))) for v in shapes) > NUMBERED_ENTRIES:
         return none
-    placeholders = {x: sp.MatrixSymbol(f"v{k}", *x.shape) for k, x in enumerate(symbols)}
+    # a placeholder of the symbol's own class, numbered in the symbols' order: SymPy orders the factors and
+    # terms as in the symbolic line above it (δ first in a ⊙), so the two lines read alike
+    placeholders = {x: type(x)(f"#{k}", *x.shape) for k, x in enumerate(symbols)}
     substituted = formula.xreplace(placeholders)
     # columns of numbers side by side on the line (each occurrence of a value, and the result): more than
     # fit across a page at the body's size and the line would be shrunk unreadably
@@ -422,6 +447,7 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
     out = []
     previous = None
     named = [n for n in model._derivation.order if n.name and not n.is_leaf]
+    lr = setting_latex(model.lr)
     for r in history.steps:
         index = (r.epoch - 1) * history.steps_per_epoch + (r.sample or 1)
         if previous is not None and index > previous + 1:
@@ -432,6 +458,9 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
             grad, updated = r.grads.get(p.name), r.updated.get(p.name)
             params.append({"name": p.name, "latex": names[p.name],
                            "used": matrix_latex(r.params[p.name], digits),
+                           # gradient descent with the numbers: w − η g = (…) − 0.1 (…)
+                           "update_numbers": (_operand(r.params[p.name], digits) + " - " + lr + r"\,"
+                                              + _operand(grad, digits)) if grad is not None else None,
                            "grad": matrix_latex(grad, digits) if grad is not None else None,
                            "updated": matrix_latex(updated, digits) if updated is not None else None,
                            "used_text": matrix_text(r.params[p.name], digits),
@@ -448,11 +477,43 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
                             "delta": "1" if n is model.loss else (matrix_latex(delta, digits) if delta is not None else None),
                             "is_loss": n is model.loss})
         loss = r.forward[model.loss.name]
+        # the backward pass in the order it is computed: from the loss (δ = 1) back to the first quantity
+        backward = [f for f in reversed(forward) if f["delta"] is not None]
         out.append({"gap": None, "label": _label(r, history.steps_per_epoch), "epoch": r.epoch, "sample": r.sample,
-                    "precision": r.precision, "params": params, "forward": forward,
+                    "new_page": (r.sample or 1) == 1,
+                    "precision": r.precision, "params": params, "forward": forward, "backward": backward,
                     "loss": number_latex(loss[0, 0], digits), "loss_text": number(loss[0, 0], digits),
                     "notes": list(r.notes)})
     return out
+
+
+def _operand(value, digits: int) -> str:
+    """A value as a factor of a product: a negative number in parentheses, (−1.528)."""
+    written = matrix_latex(value, digits)
+    return r"\left(" + written + r"\right)" if written.startswith("-") else written
+
+
+#: the loss table of the summary shows every epoch up to this many, else the first and the last ones
+SUMMARY_EPOCHS = 24
+
+
+def summary(model, history, names, digits) -> dict:
+    """The last page: the loss of every epoch (the mean over its update steps), and each parameter's
+    initial and final value."""
+    means = epoch_means(history.losses, history.steps_per_epoch)
+    shown = means if len(means) <= SUMMARY_EPOCHS else means[: SUMMARY_EPOCHS - 6] + [None] + means[-5:]
+    losses = [None if m is None else {"epoch": m[0], "loss": number_latex(m[1], digits),
+                                      "loss_text": number(m[1], digits)} for m in shown]
+    last = history.steps[-1] if history.steps else None
+    params = []
+    for p in model.params:
+        final = last.updated.get(p.name, last.params.get(p.name)) if last is not None else None
+        params.append({"name": p.name, "latex": names[p.name], "frozen": p in model.frozen,
+                       "initial": matrix_latex(p.value, digits), "initial_text": matrix_text(p.value, digits),
+                       "final": matrix_latex(final, digits) if final is not None else None,
+                       "final_text": matrix_text(final, digits) if final is not None else None})
+    return {"losses": losses, "params": params, "epochs": len(means),
+            "mean_loss": history.steps_per_epoch > 1}
 
 
 def _gap_sentence(first: int, last: int, per_epoch: int) -> str:

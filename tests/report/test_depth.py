@@ -108,7 +108,8 @@ def test_closed_forms_beyond_the_size_rule_are_not_written_and_the_report_says_s
 
     assert entry_size(far.raw_closed, {}) > document.ENTRY_TERMS
     assert not sections["W1"]["elementwise_omitted"]
-    assert sections["W1"]["elementwise"][0]["rhs"] == r"\delta_{h_{1},1} {x}_{1} \left(1 - h_{1,1}^{2}\right)"
+    assert sections["W1"]["elementwise"][0]["rhs"] == (r"\left(\delta_{h_{1}}\right)_{1} x_{1} "
+                                                             r"\left(1 - \left(h_{1}\right)_{1}^{2}\right)")
     assert sections["W12"]["elementwise"] is not None
     # result.json names the form it writes
     from symback.report import result
@@ -138,7 +139,12 @@ def test_a_deep_graph_is_drawn_in_parts_each_with_the_quantities_it_uses_from_ab
     assert len(parts) == -(-layers // document.GRAPH_LAYERS)
     for k, part in enumerate(parts):
         ids = {n["id"] for layer in part["layers"] for n in layer}
-        assert all(a in ids and b in ids for a, b in part["edges"])  # every edge drawn inside its picture
+        # every edge drawn inside its picture, through one waypoint in each row it crosses
+        for e in part["edges"]:
+            assert e["source"] in ids and e["target"] in ids
+            assert [v["row"] for v in e["via"]] == list(range(e["source_row"] + 1, e["target_row"]))
+            for v in e["via"]:
+                assert v["id"] in {n["id"] for n in part["layers"][v["row"] - 1]}
         own = [layer for layer in part["layers"] if all(n["kind"] != "above" for n in layer)]
         assert len(own) <= document.GRAPH_LAYERS
         assert any(n["kind"] == "above" for layer in part["layers"] for n in layer) == (k > 0)
@@ -179,7 +185,7 @@ def test_no_pdf_table_is_longer_than_a_page_can_hold(tmp_path):
     # and no row is lost: every parameter verified, and in epoch 1's table
     assert tex.count("& verified") == 24
     epoch = tex.split(r"\subsection*{Epoch 1}")[1].split(r"\subsection*")[0]
-    assert all(f"$W_{{{k}}}$ &" in epoch and f"$b_{{{k}}}$ &" in epoch for k in range(1, 13))
+    assert all(f"W_{{{k}}} \\leftarrow" in epoch and f"b_{{{k}}} \\leftarrow" in epoch for k in range(1, 13))
 
 
 def test_a_loss_that_barely_moves_is_plotted(tmp_path):

@@ -47,7 +47,10 @@ def test_forward_equations_with_shapes(md, tex):
         assert r"u_{1} &= x^{\top} w_{1} + b_{1} &&\quad ({1\times 3})" in doc
         assert r"h &= \tanh\left(u_{1}\right) &&\quad ({1\times 3})" in doc
         assert r"\mathit{out} &= w_{3}^{\top} x + \operatorname{relu}\left(z\right) + b_{3} &&\quad ({1\times 1})" in doc
-    assert r"| $`w_{1}`$ | $`2\times 3`$ | $`\begin{pmatrix} 1.3 & -0.13 & 0 \\ 0.2 & -1.3 & 0.03 \end{pmatrix}`$ | trained |" in md
+    # the columns aligned on the decimal point: integer parts right-aligned, the rest left-aligned
+    w1 = (r"\left(\begin{array}{@{}r@{}l@{\quad}r@{}l@{\quad}r@{}l@{}} 1 & .3 & -0 & .13 & 0 &  \\ "
+          r"0 & .2 & -1 & .3 & 0 & .03 \end{array}\right)")
+    assert rf"| $`w_{{1}}`$ | $`2\times 3`$ | $`{w1}`$ | trained |" in md
 
 
 def test_the_elementwise_tanh_factor_the_hand_solution_got_wrong(md, tex):
@@ -56,10 +59,11 @@ def test_the_elementwise_tanh_factor_the_hand_solution_got_wrong(md, tex):
     assert step in md and step in tex
     final = r"\frac{\partial L}{\partial w_{1}} = \underbrace{x}_{2\times 1}\,\underbrace{\delta_{u_{1}}}_{1\times 3}"
     assert final in md and final in tex
-    # entry by entry, each entry has its own (1 − h_j²): not one scalar factor
+    # entry by entry, each entry has its own (1 − h_j²): not one scalar factor; an entry of a subscripted
+    # name is (w_1)_{ij}, never w_{1,ij}
     for i, j in [(1, 1), (1, 2), (2, 3)]:
-        entry = (rf"\frac{{\partial L}}{{\partial w_{{1,{i}{j}}}}} &= w_{{2,{j}}} {{x}}_{{{i}}} "
-                 rf"\left(1 - {{h}}_{{{j}}}^{{2}}\right) \left(\mathit{{out}} - 6\right) \operatorname{{step}}\left(z\right)")
+        entry = (rf"\frac{{\partial L}}{{\partial \left(w_{{1}}\right)_{{{i}{j}}}}} &= \left(w_{{2}}\right)_{{{j}}} x_{{{i}}} "
+                 rf"\left(1 - h_{{{j}}}^{{2}}\right) \left(\mathit{{out}} - 6\right) \operatorname{{step}}\left(z\right)")
         assert entry in md and entry in tex
     assert "*tanh′ = 1 − tanh², elementwise.*" in md
 
@@ -72,7 +76,9 @@ def test_graph_has_named_nodes_shapes_and_epoch_one_values(md, tex):
     out = number(expected["forward"]["out"][0, 0], 4)
     grad_b3 = number(expected["grads"]["b3"][0, 0], 4)
     assert f'n_out["out = w3ᵀ x + relu(z) + b3 · 1×1<br/>{out}<br/>δ = {grad_b3}"]:::op' in mermaid
-    assert r"\node[op] (n-u1)" in tex and r"\draw[edge] (n-x.south) -- (n-u1.north);" in tex
+    assert r"\node[op] (n-u1)" in tex
+    assert (r"\draw[edge, rounded corners=2pt] (n-x.south) -- (n-x.south |- layer-1.south) -- "
+            r"(n-u1.north |- layer-2.north) -- (n-u1.north);") in tex
     assert matrix_latex(expected["grads"]["w1"], 4) in tex.split(r"\section{Derivation")[0]
 
 
@@ -84,10 +90,15 @@ def test_epoch_tables_hold_the_torch_numbers(md, tex):
     assert len(chunks) == 3
     for k, (chunk, expected) in enumerate(zip(chunks, epochs)):
         assert chunk.startswith(f"{k + 1}\n")
+        # forward pass, then δ from the loss back, then each update with its numbers: w − η g = (…) − 0.1 (…)
+        assert chunk.index("*Forward pass:*") < chunk.index("*Backward pass") < chunk.index("*Gradients and updates:*")
         for name in ("w1", "b1", "w2", "b2", "w3", "b3"):
             used, grad, updated = (matrix_latex(expected[key][name], 4) for key in ("params", "grads", "updated"))
-            assert f"| $`{_latex_name(name)}`$ | $`{used}`$ | $`{grad}`$ | $`{updated}`$ |" in chunk
-            assert grad in training_tex
+            factor = rf"\left({grad}\right)" if grad.startswith("-") else grad
+            p = _latex_name(name)
+            line = rf"{p} \leftarrow {p} - \eta\,\partial L/\partial {p} = {used} - 0.1\,{factor} = {updated}"
+            assert f"$${line}$$" in chunk
+            assert grad in training_tex and updated in training_tex
         loss = number(expected["forward"]["loss"][0, 0], 4)
         assert f"**$`{loss}`$**" in chunk
 
@@ -122,3 +133,20 @@ def test_long_runs_show_the_first_and_last_epochs():
     assert labels == [str(k) for k in [*range(1, 11), *range(36, 41)]]
     assert "*Epochs 11–35 (25 in all) are not shown; the loss of every epoch is in the plot below" in md
     assert "The run has 40 epochs; the first and the last are shown." in md
+
+
+def test_graph_edges_that_skip_layers_run_between_the_boxes():
+    """The seed's x feeds u1 and out, four rows apart: its edge to out passes a waypoint (an empty cell)
+    in each row between, never under the boxes of w2, h, b2, w3, z or b3 (issue 12)."""
+    model = symback.load(EXAMPLES / "seed.py")
+    graph = document.build(model, model.verify(), model.train())["graph"]
+    (part,) = graph["parts"]
+    rows = [[n["id"] for n in layer] for layer in part["layers"]]
+    edge = next(e for e in part["edges"] if (e["source"], e["target"]) == ("x", "out"))
+    assert rows[edge["source_row"] - 1].count("x") == 1 and "out" in rows[edge["target_row"] - 1]
+    assert len(edge["via"]) == edge["target_row"] - edge["source_row"] - 1 == 3  # rows of u1, h, z
+    for v in edge["via"]:
+        assert v["id"] in rows[v["row"] - 1]
+    # an edge between neighbouring rows needs none; every box keeps its row
+    assert all(not e["via"] for e in part["edges"] if e["target_row"] == e["source_row"] + 1)
+    assert sorted(n for row in rows for n in row if not n.startswith("via-")) == sorted(n["id"] for n in graph["nodes"])
