@@ -50,3 +50,15 @@ def test_log_excerpt_names_the_error():
     log = "This is pdfTeX\n(./d.tex\n./d.tex:12: Undefined control sequence.\nl.12 \\notacommand\n\n)\n"
     assert log_excerpt(log) == r"./d.tex:12: Undefined control sequence. | l.12 \notacommand"
     assert log_excerpt("! Missing $ inserted.\n<inserted text>\n$\n") == "! Missing $ inserted. | <inserted text> | $"
+
+
+def test_numbers_in_prose_use_a_times_sign_and_superscripts():
+    from symback.numeric.formatting import number_unicode, setting_latex
+
+    assert number_unicode(3.6e-08, 2) == "3.6 × 10⁻⁸"
+    assert number_unicode(1e-9, 2) == "10⁻⁹"
+    assert number_unicode(-2.5e-7, 2) == "−2.5 × 10⁻⁷"
+    assert number_unicode(0.0123, 2) == "0.012"
+    assert setting_latex(sp.Rational(1, 10)) == "0.1"
+    assert setting_latex(sp.Rational(1, 10 ** 8)) == "10^{-8}"
+    assert setting_latex(sp.Rational(1, 3)) == r"\frac{1}{3}"

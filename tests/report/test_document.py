@@ -150,3 +150,46 @@ def test_graph_edges_that_skip_layers_run_between_the_boxes():
     # an edge between neighbouring rows needs none; every box keeps its row
     assert all(not e["via"] for e in part["edges"] if e["target_row"] == e["source_row"] + 1)
     assert sorted(n for row in rows for n in row if not n.startswith("via-")) == sorted(n["id"] for n in graph["nodes"])
+
+
+def test_the_summary_gives_the_loss_per_epoch_and_the_parameters_initial_and_final(md, tex):
+    """SPEC §3.6: after the plot, the loss of every epoch and each parameter's initial and final value —
+    the numbers of plain PyTorch training (tests/oracle.py), rounded as the report rounds."""
+    epochs = seed_epochs()
+    summary = md.split("## 6. Loss per epoch")[1].split("### Summary")[1]
+    for k, e in enumerate(epochs, start=1):
+        assert f"| {k} | $`{number(e['forward']['loss'][0, 0], 4)}`$ |" in summary
+    for name in ("w1", "b1", "w2", "b2", "w3", "b3"):
+        initial, final = matrix_latex(epochs[0]["params"][name], 4), matrix_latex(epochs[-1]["updated"][name], 4)
+        assert f"| $`{_latex_name(name)}`$ | $`{initial}`$ | $`{final}`$ |" in summary
+        assert f"${_latex_name(name)}$ & ${initial}$ & ${final}$" in tex.split(r"\subsection*{Summary}")[1]
+
+
+def test_each_epoch_starts_a_page_and_reads_in_computation_order(tex):
+    training = tex.split(r"\section{Training}")[1].split(r"\section{Loss per epoch}")[0]
+    epochs = training.split(r"\subsection*{Epoch ")[1:]
+    assert len(epochs) == 3
+    # epochs 2 and 3, and the loss plot after them; epoch 1 follows the heading of the section
+    assert training.count(r"\clearpage") == 3 and all(e.rstrip().endswith(r"\clearpage") for e in epochs)
+    for e in epochs:
+        assert e.index("Forward pass") < e.index("Backward pass") < e.index("Gradients and updates")
+        backward = e.split("Backward pass")[1].split(r"\end{tabular}")[0]
+        rows = re.findall(r"^\$(.*?)\$ &", backward, flags=re.M)
+        assert rows == [r"\mathit{loss}", r"\mathit{out}", "z", "h", "u_{1}"]  # from the loss back
+
+
+def test_rule_sentences_state_the_conventions_they_use(tmp_path):
+    (tmp_path / "leaky.py").write_text(
+        "from symback import Model, param, data, leaky_relu, relu, mse\n"
+        "x = data([[1.0, -2.0]])\nW = param([[0.5, -1.0], [0.3, 0.2]])\n"
+        "h = leaky_relu(x @ W, 0.01)\nz = relu(h @ param([[1.0], [2.0]], name='v'))\n"
+        "model = Model(mse(z, data([[1.0]])), lr=0.1, epochs=1, relu_grad_at_zero=1)\n")
+    model = symback.load(tmp_path / "leaky.py")
+    context = document.build(model, model.verify(), model.train())
+    rules = {r for g in context["derivations"] for s in [*g["steps"], {"rules": g["final_rules"]}] for r in s["rules"]}
+    assert "relu′ = step: 1 where the argument is positive, 0 where negative, 1 at 0" in rules
+    # α + (1 − α)·relu′(0) = 0.01 + 0.99 · 1 = 1 at the kink
+    assert "leaky relu′: 1 where the argument is positive, the slope α = 0.01 where negative, 1 at 0" in rules
+    tex = latex_file("derivation", context)["derivation.tex"]
+    assert r"\operatorname{leaky\_relu}\left(x W,\ \alpha = 0.01\right)" in tex
+    assert r"B$^{\top}$" in tex and "textsuperscript{T}" not in tex
