@@ -121,6 +121,10 @@ class _View:
         body = f"{{{name}}}{index}"
         return {"grads": rf"\partial L/\partial {body}", "deltas": rf"\delta_{{{name}}}{index}"}.get(j.section, body)
 
+    def whole(self, j: Judged) -> str:
+        """The tensor an entry belongs to, as its section names it: ``∂L/∂w1``, ``δ_h``, ``w1``."""
+        return {"grads": f"∂L/∂{j.name}", "deltas": f"δ_{j.name}"}.get(j.section, j.name)
+
     def step(self, j: Judged) -> str:
         return f"epoch {j.epoch}" + (f", sample {j.sample}" if j.sample else "")
 
@@ -170,10 +174,13 @@ class _View:
             "number": n, "where": self.place(j), "where_tex": self.place_tex(j), "line": j.line,
             "formula": j.section == "formulas", "text": j.text, "value": value, "value_tex": value_tex,
             "gradient_tex": self.gradient_tex(j.name) if j.section == "formulas" else "",
-            "more": f"and {more} more entr{'y' if more == 1 else 'ies'} of {j.name}" if more else "",
+            "more": f"and {more} more entr{'y' if more == 1 else 'ies'} of {self.whole(j)}" if more else "",
+            "more_tex": rf"and {more} more entr{'y' if more == 1 else 'ies'} of {self.tensor_title(j.section, j.name)[1]}"
+            if more and j.section in ("grads", "deltas") else "",
             "cause": TITLES.get(code, code) if code else "cause unknown",
             "code": code or "",
-            "explanation": minus(j.diagnosis["message"]) if j.diagnosis else minus(j.reason or ""),
+            "explanation": _sentence(j.diagnosis["message"] if j.diagnosis else j.reason or "no catalogued mistake "
+                                     "gives this value"),
             # a formula's difference (where it differs) beside its diagnosis
             "detail": _sentence(j.reason) if j.diagnosis and j.reason and j.section == "formulas" else "",
         }
@@ -215,7 +222,7 @@ class _View:
             code = j.diagnosis["code"]
             return f"mistake {mistake}: {TITLES.get(code, code)}"
         if j.status == "wrong" and mistake is not None:
-            return f"mistake {mistake}" + (f": {minus(j.reason)}" if j.reason else "")
+            return f"mistake {mistake}: cause unknown"
         if j.status == "carried" and not j.reason:
             return ""  # the summary's one sentence: everything after the first mistake follows from your values
         if j.status == "error":

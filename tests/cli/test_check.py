@@ -164,7 +164,7 @@ def test_feedback_report_for_the_student(tmp_path):
     assert r.returncode == 1
     bad = (tmp_path / "fb" / "seed_mistakes.feedback.md").read_text()
     summary = bad[bad.index("## Summary"):bad.index("## In detail")]
-    assert "1. **epoch 1, ∂L/∂w1\\[1,\u00a01\\]** and 5 more entries of w1, line 13" in summary
+    assert "1. **epoch 1, ∂L/∂w1\\[1,\u00a01\\]** and 5 more entries of ∂L/∂w1, line 13" in summary
     assert "   You wrote `7.3132`; the value is −0.0273329." in summary
     assert "(code `collapsed-elementwise`)" in summary
     assert "23 correct, 91 carried, 11 wrong." in summary
