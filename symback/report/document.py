@@ -176,7 +176,8 @@ def graph(model, d, names, first, digits) -> dict:
         layers.setdefault(n["layer"], []).append(n)
     ordered = [layers[k] for k in sorted(layers)]
     return {"nodes": nodes, "layers": ordered, "edges": [(a, n["id"]) for n in nodes for a in n["inputs"]],
-            "parts": _graph_parts(ordered, names), "part_layers": GRAPH_LAYERS}
+            "parts": _graph_parts(ordered, names), "part_layers": GRAPH_LAYERS,
+            "entries": GRAPH_ENTRIES, "unvalued": any(n["rows"] == 0 for n in nodes)}
 
 
 def _graph_parts(layers: list[list[dict]], names) -> list[dict]:
