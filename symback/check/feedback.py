@@ -55,10 +55,13 @@ def number_text(value, digits: int) -> str:
     return s.replace("-", "−")
 
 
-def feedback_context(result: FileResult, model, score: tuple[float, float] | None = None) -> dict:
+def feedback_context(result: FileResult, model, score: tuple[float, float] | None = None,
+                     order: list | None = None) -> dict:
     """Everything a feedback report shows, for ``result`` (one graded file) of ``model``;
-    ``score`` is (points, maximum) when the course gave a rubric."""
-    view = _View(model)
+    ``score`` is (points, maximum) when the course gave a rubric; ``order`` the (section, name)
+    keys of a step in computation order (``Checker.quantities.order``), which the tensors of the
+    detail follow (else they follow the items)."""
+    view = _View(model, order)
     groups = result.mistake_groups()
     number_of = {id(j): n for n, group in enumerate(groups, 1) for j in group}
     first = result.first_mistake
@@ -98,11 +101,13 @@ def _score(points: float, maximum: float) -> dict:
 class _View:
     """How one model's quantities and numbers are written in a feedback report."""
 
-    def __init__(self, model):
+    def __init__(self, model, order: list | None = None):
         self.model = model
+        self.rank = {key: n for n, key in enumerate(order or [])}
         self.digits = model.digits + EXTRA_DIGITS
         self.names = {n.name: n.latex or _latex_name(n.name) for n in model.nodes if n.name}
         self.gradients = model._derivation.gradients
+        self.shapes = {n.name: tuple(int(d) for d in n.shape) for n in model.nodes if n.name}
 
     # -- names of entries and places ---------------------------------------------------------
     def entry(self, j: Judged) -> str:
@@ -192,23 +197,26 @@ class _View:
     # -- the detail ------------------------------------------------------------------------------
     def steps(self, items: list[Judged], number_of: dict) -> list[dict]:
         """The written values by step, and within a step by tensor, in computation order."""
-        steps: list[dict] = []
-        for j in items:
+        steps: dict = {}
+        for j in items:  # in computation order; a tensor is one block even if its items are apart
             title = self.step(j)
-            if not steps or steps[-1]["key"] != (j.epoch, j.sample):
-                steps.append({"key": (j.epoch, j.sample), "title": title[:1].upper() + title[1:], "blocks": []})
-            blocks = steps[-1]["blocks"]
-            if not blocks or blocks[-1]["key"] != (j.section, j.name):
+            step = steps.setdefault((j.epoch, j.sample), {"title": title[:1].upper() + title[1:], "blocks": {}})
+            block = step["blocks"].get((j.section, j.name))
+            if block is None:
                 text, tex = self.tensor_title(j.section, j.name)
-                rows, cols = j.shape
-                blocks.append({"key": (j.section, j.name), "title": text, "title_tex": tex,
-                               "shape": f"{rows}×{cols}", "rows": [], "note": ""})
-            blocks[-1]["rows"].append(self.row(j, number_of.get(id(j))))
-        for step in steps:
-            for block in step["blocks"]:
+                shape = self.shapes.get(j.name, j.shape)  # (an unreadable tensor's item has no shape of its own)
+                block = step["blocks"][(j.section, j.name)] = {
+                    "title": text, "title_tex": tex, "shape": f"{shape[0]}×{shape[1]}", "rows": [], "note": ""}
+            block["rows"].append(self.row(j, number_of.get(id(j))))
+        out = []
+        for step in steps.values():
+            last = len(self.rank)
+            blocks = [b for _, b in sorted(step["blocks"].items(), key=lambda kb: self.rank.get(kb[0], last))]
+            for block in blocks:
                 _hoist(block)
                 block["keep"] = len(block["rows"]) <= KEEP_ROWS
-        return steps
+            out.append({"title": step["title"], "blocks": blocks})
+        return out
 
     def row(self, j: Judged, mistake: int | None) -> dict:
         value, value_tex = self.value(j)

@@ -285,7 +285,7 @@ def _feedback(result, run: _Run) -> None:
 
     stem = run.names[result.file] + ".feedback"
     score = run.scoring[0].score(result, run.scoring[1]) if run.scoring is not None else None
-    context = feedback_context(result, run.checker.model, score)
+    context = feedback_context(result, run.checker.model, score, run.checker.quantities.order)
     files: dict[str, str | bytes] = {}
     try:
         files[f"{stem}.md"] = exporters.markdown_files("feedback", context, run.templates)["feedback.md"]

@@ -167,3 +167,19 @@ def test_a_correct_solution_and_an_unreadable_file(seed, tmp_path):
     md = render("feedback", "markdown", context)
     assert "**The file could not be read:**" in md and "## In detail" not in md
     assert r"\textbf{The file could not be read:}" in render("feedback", "latex", context)
+
+
+def test_unreadable_parts_are_listed_and_every_tensor_is_one_block_in_computation_order(seed, tmp_path):
+    checker = Checker(seed)
+    path = tmp_path / "s.yaml"
+    path.write_text('epochs:\n  1:\n    forward:\n      h: [[0.997, "x_y", 0.883]]\n      z: {a: 1}\n      out: 4.472\n')
+    context = feedback_context(checker.check_file(path), seed, order=checker.quantities.order)
+    md = render("feedback", "markdown", context)
+    summary = _summary(md)
+    assert "- epoch 1, forward values of z, line 5: z: write a number or a list of rows, not a mapping" in summary
+    assert "- epoch 1, h\\[2\\], line 4: cannot be read: unknown name 'x\\_y'" in summary
+    (step,) = context["steps"]
+    assert [(b["title"], b["shape"], len(b["rows"])) for b in step["blocks"]] == [("h", "1×3", 3), ("z", "1×1", 1),
+                                                                                   ("out", "1×1", 1)]
+    assert "| z | — | — | error | z: write a number or a list of rows, not a mapping |" in md
+    assert "| h\\[2\\] | `x_y` | — | error |" in md  # the student's text, as written, in a code span
