@@ -113,7 +113,7 @@ def matrix_latex(value, digits: int, environment: str = "pmatrix") -> str:
     body = r" \\ ".join(rows)
     if not aligned:
         return rf"\begin{{{environment}}} {body} \end{{{environment}}}"
-    columns = r"@{\quad}".join(["r@{}l"] * len(list(_shown(m.shape[1]))))
+    columns = r"@{\hspace{0.8em}}".join(["r@{}l"] * len(list(_shown(m.shape[1]))))  # pmatrix's 10pt
     return rf"\left(\begin{{array}}{{@{{}}{columns}@{{}}}} {body} \end{{array}}\right)"
 
 

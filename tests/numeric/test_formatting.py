@@ -29,7 +29,7 @@ def test_number(value, shown):
 def test_latex_forms():
     assert number_latex(sp.Rational(1234, 10**8), 4) == r"1.234 \times 10^{-5}"
     assert matrix_latex(sp.Matrix([[1, sp.Rational(-1, 2)]]), 4) == \
-        r"\left(\begin{array}{@{}r@{}l@{\quad}r@{}l@{}} 1 &  & -0 & .5 \end{array}\right)"
+        r"\left(\begin{array}{@{}r@{}l@{\hspace{0.8em}}r@{}l@{}} 1 &  & -0 & .5 \end{array}\right)"
     assert matrix_latex(sp.Matrix([[1, sp.Rational(-1, 2)]]), 4, "bmatrix") == r"\begin{bmatrix} 1 & -0.5 \end{bmatrix}"
     assert matrix_latex(sp.Matrix([[sp.Rational(1, 10)]]), 4) == "0.1"
     big = matrix_latex(np.arange(100.0).reshape(10, 10), 3)

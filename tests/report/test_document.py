@@ -48,7 +48,7 @@ def test_forward_equations_with_shapes(md, tex):
         assert r"h &= \tanh\left(u_{1}\right) &&\quad ({1\times 3})" in doc
         assert r"\mathit{out} &= w_{3}^{\top} x + \operatorname{relu}\left(z\right) + b_{3} &&\quad ({1\times 1})" in doc
     # the columns aligned on the decimal point: integer parts right-aligned, the rest left-aligned
-    w1 = (r"\left(\begin{array}{@{}r@{}l@{\quad}r@{}l@{\quad}r@{}l@{}} 1 & .3 & -0 & .13 & 0 &  \\ "
+    w1 = (r"\left(\begin{array}{@{}r@{}l@{\hspace{0.8em}}r@{}l@{\hspace{0.8em}}r@{}l@{}} 1 & .3 & -0 & .13 & 0 &  \\ "
           r"0 & .2 & -1 & .3 & 0 & .03 \end{array}\right)")
     assert rf"| $`w_{{1}}`$ | $`2\times 3`$ | $`{w1}`$ | trained |" in md
 
