@@ -99,8 +99,9 @@ def test_worksheet_answers_load_and_match_training(seed, tmp_path):
     path.write_text(solution_yaml(seed, history, filled=True, model_file="seed.py"))
     sol = load_solution(path, seed)
     assert sol.file == str(path)
-    # 3 epochs × (9 forward + 16 grads + 16 updated) entries, 6 formulas
-    assert len(sol.items) == 3 * (9 + 16 + 16)
+    # 3 epochs × (9 forward + 8 δ of out, z, h, u1 + 16 grads + 16 updated) entries, 6 formulas
+    assert len(sol.items) == 3 * (9 + 8 + 16 + 16)
+    assert {i.section for i in sol.items} == {"forward", "deltas", "grads", "updated"}
     assert [f.name for f in sol.formulas] == ["w1", "b1", "w2", "b2", "w3", "b3"]
     steps = {r.epoch: r for r in history.steps}
     for item in sol.items:
