@@ -462,6 +462,7 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
                            # gradient descent with the numbers: w − η g = (…) − 0.1 (…)
                            "update_numbers": (_operand(r.params[p.name], digits) + " - " + lr + r"\,"
                                               + _operand(grad, digits)) if grad is not None else None,
+                           "update_step": ("- " + lr + r"\," + _operand(grad, digits)) if grad is not None else None,
                            "grad": matrix_latex(grad, digits) if grad is not None else None,
                            "updated": matrix_latex(updated, digits) if updated is not None else None,
                            "used_text": matrix_text(r.params[p.name], digits),
