@@ -17,8 +17,8 @@ import numpy as np
 import sympy as sp
 
 #: tensors with more rows or columns than this are shown by their corners
-MAX_SHOWN = 6
-_CORNER = 3  # rows/columns kept before the dots (and MAX_SHOWN - _CORNER - 1 after)
+MAX_SHOWN = 10  # a row of 10 numbers of 4 digits still fits across the page at the body's size
+_CORNER = 5  # rows/columns kept before the dots (and MAX_SHOWN - _CORNER - 1 after)
 
 
 def _mpf(v):

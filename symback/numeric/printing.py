@@ -139,6 +139,24 @@ def _is_unit(m) -> bool:
     return isinstance(m, (sp.Identity, sp.OneMatrix)) and _is_scalar(m)
 
 
+_WORD_END = re.compile(r"\\mathit\{\w+\}\}?$")  # ends in a word, or the δ of one: out, δ_out
+
+
+def juxtaposed(factors: list[str]) -> str:
+    """Factors of a product side by side in LaTeX, as a reader can tell them apart: a number after
+    another factor takes a ⋅ (0.1 ⋅ 1.188, never 0.1 1.188, which reads as 0.11188), a word a thin
+    space (δ_out \\, out, never δ_outout); single letters stand as they are (x^⊤ w_1)."""
+    out = factors[0]
+    for left, right in zip(factors, factors[1:]):
+        if right[:1].isdigit():
+            out += r" \cdot " + right
+        elif _WORD_END.search(left) or right.startswith((r"\mathit", r"\delta_{\mathit")) or left[-1:].isdigit():
+            out += r" \, " + right
+        else:
+            out += " " + right
+    return out
+
+
 def _decimal(e) -> bool:
     """Whether a number came from a decimal literal and is written as one (ε = 1e-8 as 10⁻⁸, 1 + 1e-8 as
     1.00000001), not as the fraction 1/100000000; a fraction such as 2/3 or 1/4 is written as one."""
@@ -381,13 +399,13 @@ class LatexPrinter(_SympyLatexPrinter):
         matrices = [m for m in matrices if not _is_unit(m)]
         if not matrices:
             return self._print(coeff)
-        body = " ".join(self.parenthesize(m, _FACTOR) for m in matrices)
+        body = juxtaposed([self.parenthesize(m, _FACTOR) for m in matrices])
         if coeff == -1:
             return "-" + body
         if _over(coeff, matrices):
             return rf"{'-' if coeff < 0 else ''}\frac{{{self._print(matrices[0])}}}{{{coeff.q}}}"
         if coeff != 1:
-            return f"{self._print(coeff)} {body}"
+            return juxtaposed([self._print(coeff), body])
         return body
 
     def _print_MatAdd(self, e):
@@ -471,7 +489,7 @@ def latex_shaped(e, names: dict[str, str] | None = None) -> str:
     else:
         factors, sep = [e], ""
     if all(_is_scalar(f) for f in factors) and (len(factors) > 1 or _is_scalar(e)):
-        return printer.doprint(sp.MatMul(coeff, e).doit() if coeff != 1 else e)
+        return printer.doprint(sp.MatMul(coeff, e) if coeff != 1 else e)  # as the numbers line: 2 (out − d₁)
     body = sep.join(
         rf"\underbrace{{{printer.parenthesize(f, _FACTOR)}}}_{{{int(f.shape[0])}\times {int(f.shape[1])}}}"
         for f in factors

@@ -242,8 +242,10 @@ def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
         elif node.attrs["fn"] == "relu" and any(s < 0 for s in signs):
             shape = np.asarray(values[arg]).shape
             dead = [entry_text("", *divmod(k, shape[1]), shape) for k, s in enumerate(signs) if s < 0]
-            unit = f"{node.name} = relu({label})" if node.name else f"relu({label})"  # H = relu(X @ W1 + b1)
-            out.append(f"{unit}: {len(dead)} of {len(signs)} units inactive, entries {', '.join(dead)}")
+            if node.name:  # the quantity by its name, not its definition in Python: H, not relu((X @ W1) + b1)
+                out.append(f"{node.name}: {len(dead)} of {len(signs)} relu units inactive, entries {', '.join(dead)}")
+            else:
+                out.append(f"relu({label}): {len(dead)} of {len(signs)} units inactive, entries {', '.join(dead)}")
     return out
 
 

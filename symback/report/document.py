@@ -27,7 +27,7 @@ from ..numeric.formatting import (
     shape_latex,
     shape_text,
 )
-from ..numeric.printing import latex, latex_name, latex_shaped, text
+from ..numeric.printing import juxtaposed, latex, latex_name, latex_shaped, text
 from .figures import epoch_means, quantity_graph, thin
 
 #: tensors with at most this many entries get their gradient written entry by entry
@@ -130,15 +130,29 @@ def parameter_table(model, names, digits) -> list[dict]:
             for p in model.params]
 
 
+#: samples of a per-sample data tensor listed in the model's table (each is a row)
+SHOWN_SAMPLES = 12
+
+
 def data_table(model, names, digits) -> list[dict]:
+    """One row per data tensor, or per sample of one given as ``samples(...)`` (the first SHOWN_SAMPLES):
+    ``shown`` holds that sample's value, ``sample`` its 1-based number, ``samples`` how many there are."""
     rows = []
     for t in model.data:
         samples = t.samples if t.samples is not None else [t.value]
-        rows.append({"name": t.name, "latex": names[t.name], "shape": shape_latex(t.shape),
-                     "shape_text": shape_text(t.shape), "samples": len(samples),
-                     "shown": [matrix_latex(s, digits) for s in samples[:ELEMENTWISE_ENTRIES]],
-                     "shown_text": [matrix_text(s, digits) for s in samples[:ELEMENTWISE_ENTRIES]]})
+        for k, value in enumerate(samples[:SHOWN_SAMPLES], start=1):
+            rows.append({"name": t.name, "latex": names[t.name], "shape": shape_latex(t.shape),
+                         "shape_text": shape_text(t.shape), "samples": len(samples), "sample": k,
+                         "shown": [matrix_latex(value, digits)], "shown_text": [matrix_text(value, digits)]})
     return rows
+
+
+def step_data(model, record, names, digits) -> list[dict]:
+    """The data a per-sample update step uses (its sample of each ``samples(...)`` tensor); [] for full batch."""
+    if record.sample is None:
+        return []
+    return [{"name": t.name, "latex": names[t.name], "value": matrix_latex(t.samples[record.sample - 1], digits)}
+            for t in model.data if t.samples is not None]
 
 
 # -- graph ----------------------------------------------------------------------------
@@ -387,19 +401,26 @@ def _values_at(model, d, record) -> dict:
 
 
 def _numbers(formula, target, values, names, digits) -> dict:
-    """The step with epoch 1's numbers substituted (``numbers``) and its value (``result``), as LaTeX;
-    None when a value is missing, the step has more than NUMBERED_ENTRIES entries in all, or the numbers
-    are the result itself."""
+    """The step with epoch 1's numbers substituted (``numbers``) and its value (``result``), as LaTeX.
+
+    Every step whose value is known has its ``result``; ``numbers`` is None when the step only renames
+    (∂L/∂b2 = δ_z: the numbers would be the result itself), or when the numbers are more than fit across a
+    page at the body's size (NUMBERED_ENTRIES in all, NUMBERED_COLUMNS side by side) — then the step
+    is written with its result alone.  Both are None without values, or for a result too large to show."""
     none = {"numbers": None, "result": None}
-    if values is None or isinstance(formula, sp.MatrixSymbol):  # δ_b2 = δ_z: nothing to compute
+    result = values.get(target) if values is not None else None  # the δ of the step's quantity (a parameter's gradient)
+    if result is None or _columns(result) > NUMBERED_COLUMNS or int(np.prod(np.shape(result))) > NUMBERED_ENTRIES:
         return none
-    result = values.get(target)  # the δ of the step's quantity (of a parameter: its gradient)
+    value = matrix_latex(result, digits)
+    alone = {"numbers": None, "result": value}
+    if isinstance(formula, sp.MatrixSymbol):  # δ_b2 = δ_z: nothing to compute
+        return alone
     symbols = sorted((x for x in formula.free_symbols if isinstance(x, sp.MatrixSymbol)), key=lambda x: x.name)
-    if result is None or any(x not in values for x in symbols):
+    if any(x not in values for x in symbols):
         return none
     shapes = [values[x] for x in symbols] + [result]
     if sum(int(np.prod(np.shape(v))) for v in shapes) > NUMBERED_ENTRIES:
-        return none
+        return alone
     # a placeholder of the symbol's own class, numbered in the symbols' order: SymPy orders the factors and
     # terms as in the symbolic line above it (δ first in a ⊙), so the two lines read alike
     placeholders = {x: type(x)(f"#{k}", *x.shape) for k, x in enumerate(symbols)}
@@ -408,13 +429,13 @@ def _numbers(formula, target, values, names, digits) -> dict:
     # fit across a page at the body's size and the line would be shrunk unreadably
     columns = sum(_columns(values[x]) * _occurrences(substituted, placeholders[x]) for x in symbols) + _columns(result)
     if columns > NUMBERED_COLUMNS:
-        return none
+        return alone
     shown = {}
     for x, placeholder in placeholders.items():
         written = matrix_latex(values[x], digits)
         shown[placeholder.name] = r"\left(" + written + r"\right)" if written.startswith("-") else written
-    numbers, value = latex(substituted, {**names, **shown}), matrix_latex(result, digits)
-    return none if numbers == value else {"numbers": numbers, "result": value}
+    numbers = latex(substituted, {**names, **shown})
+    return alone if numbers == value else {"numbers": numbers, "result": value}
 
 
 def _columns(value) -> int:
@@ -460,9 +481,9 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
             params.append({"name": p.name, "latex": names[p.name],
                            "used": matrix_latex(r.params[p.name], digits),
                            # gradient descent with the numbers: w − η g = (…) − 0.1 (…)
-                           "update_numbers": (_operand(r.params[p.name], digits) + " - " + lr + r"\,"
-                                              + _operand(grad, digits)) if grad is not None else None,
-                           "update_step": ("- " + lr + r"\," + _operand(grad, digits)) if grad is not None else None,
+                           "update_numbers": juxtaposed([_operand(r.params[p.name], digits) + " - " + lr,
+                                                          _operand(grad, digits)]) if grad is not None else None,
+                           "update_step": juxtaposed(["- " + lr, _operand(grad, digits)]) if grad is not None else None,
                            "grad": matrix_latex(grad, digits) if grad is not None else None,
                            "updated": matrix_latex(updated, digits) if updated is not None else None,
                            "used_text": matrix_text(r.params[p.name], digits),
@@ -482,6 +503,7 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
         # the backward pass in the order it is computed: from the loss (δ = 1) back to the first quantity
         backward = [f for f in reversed(forward) if f["delta"] is not None]
         out.append({"gap": None, "label": _label(r, history.steps_per_epoch), "epoch": r.epoch, "sample": r.sample,
+                    "data": step_data(model, r, names, digits),
                     "new_page": (r.sample or 1) == 1,
                     "precision": r.precision, "params": params, "forward": forward, "backward": backward,
                     "loss": number_latex(loss[0, 0], digits), "loss_text": number(loss[0, 0], digits),

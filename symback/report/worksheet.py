@@ -246,7 +246,7 @@ def _epoch_part(model, r, number: int, names, nodes, digits, rubric) -> dict:
     total = sum(float(s["points"]) for s in subparts)
     return {"number": str(number), "title": f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else ""),
             "epoch": r.epoch, "sample": r.sample, "subparts": subparts, "points": _points(total), "worth": _worth(total),
-            "notes": list(r.notes)}
+            "data": document.step_data(model, r, names, digits), "notes": list(r.notes)}
 
 
 def build(model, history, variant: Variant | None = None, seed: int | None = None) -> dict:
@@ -306,7 +306,8 @@ def solution_yaml(model, history, filled: bool, model_file: str, variant: Varian
     if not filled:
         out += ["# Replace each ~ by your value: a number, a fraction such as 3/10, or arithmetic such as",
                 "# 0.1*(4.47-6). Leave ~ where you did not compute a value; it is not judged.",
-                '# formulas: a gradient in the model\'s names, e.g. "(out - 6) * step(z) * h" (@ and .T allowed).']
+                "# formulas: a gradient in the model's names: @ a matrix product, * elementwise, .T a transpose,",
+                '#   step(z) relu\'s derivative, e.g. "a.T @ (d * (1 - a * a))" (not an answer of this exercise).']
     out.append("epochs:")
 
     def cell(v) -> str:

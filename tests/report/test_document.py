@@ -94,9 +94,11 @@ def test_epoch_tables_hold_the_torch_numbers(md, tex):
         assert chunk.index("*Forward pass:*") < chunk.index("*Backward pass") < chunk.index("*Gradients and updates:*")
         for name in ("w1", "b1", "w2", "b2", "w3", "b3"):
             used, grad, updated = (matrix_latex(expected[key][name], 4) for key in ("params", "grads", "updated"))
-            factor = rf"\left({grad}\right)" if grad.startswith("-") else grad
+            # a negative number in parentheses; a positive one after a ⋅, never 0.1 1.188 (which reads 0.11188)
+            factor = rf"\, \left({grad}\right)" if grad.startswith("-") else \
+                rf"\cdot {grad}" if grad[0].isdigit() else rf"\, {grad}"
             p = _latex_name(name)
-            line = rf"{p} \leftarrow {p} - \eta\,\partial L/\partial {p} = {used} - 0.1\,{factor} = {updated}"
+            line = rf"{p} \leftarrow {p} - \eta\,\partial L/\partial {p} = {used} - 0.1 {factor} = {updated}"
             assert f"$${line}$$" in chunk
             assert grad in training_tex and updated in training_tex
         loss = number(expected["forward"]["loss"][0, 0], 4)

@@ -50,3 +50,48 @@ def test_each_step_is_written_again_with_epoch_1s_numbers():
 def test_a_step_that_only_renames_is_not_repeated_with_numbers():
     _, _, steps = seed_report()
     assert steps["b2"]["numbers"] is None and steps["b1"]["numbers"] is None  # ∂L/∂b2 = δ_z
+
+
+def test_every_step_gives_its_value_in_epoch_1():
+    """A step that only renames (∂L/∂b2 = δ_z) or whose numbers are too many to write across the page still
+    says its value: ∂L/∂b2 = −1.528, PyTorch's gradient, rounded as the report rounds."""
+    model, context, steps = seed_report()
+    _, torch_values = torch_deltas(model)
+    for name in ("b1", "b2", "b3"):
+        assert steps[name]["result"] == matrix_latex(torch_values[name].numpy(), context["digits"]), name
+    assert all(s["result"] for g in context["derivations"] for s in g["steps"])
+
+
+def test_the_numbers_line_reads_like_the_symbolic_line(tmp_path):
+    """2 (out − d₁) above and 2 ⋅ (0.07310 − 1) below — not 2 out − 2 above (SymPy distributed the 2)."""
+    (tmp_path / "adam.py").write_text(
+        "from symback import Model, param, data, tanh, mse\nx = data([[0.5], [-0.2]])\n"
+        "W = param([[0.3, -0.4], [0.2, 0.1]])\nout = param([[0.5, -0.5]]) @ tanh(W @ x)\n"
+        "model = Model(mse(out, data([[1.0]])), lr=0.1, epochs=1, optimizer='adam')\n")
+    model = symback.load(tmp_path / "adam.py")
+    context = document.build(model, model.verify(), model.train())
+    step = next(s for g in context["derivations"] for s in g["steps"] if s["node"] == "out")
+    assert step["rhs"].startswith(r"2 \, \left(\mathit{out} - d_{1}\right)")
+    assert step["numbers"].startswith(r"2 \, \left(") and step["numbers"].endswith(r" - 1\right)")
+
+
+def test_factors_are_told_apart():
+    from symback.numeric.printing import juxtaposed
+
+    assert juxtaposed(["- 0.1", "1.188"]) == r"- 0.1 \cdot 1.188"  # never 0.1 1.188, which reads 0.11188
+    assert juxtaposed([r"\delta_{\mathit{out}}", r"\mathit{out}"]) == r"\delta_{\mathit{out}} \, \mathit{out}"
+    assert juxtaposed([r"x^{\top}", "w_{1}"]) == r"x^{\top} w_{1}"
+
+
+def test_per_sample_data_is_shown_sample_by_sample(tmp_path):
+    (tmp_path / "samples.py").write_text(
+        "from symback import Model, param, data, samples, tanh, mse\n"
+        "x = samples([[[1.0, 0.0]], [[0.0, 1.0]], [[1.0, 1.0]]])\nt = samples([[[1.0]], [[-1.0]], [[0.5]]])\n"
+        "model = Model(mse(tanh(x @ param([[0.2], [-0.3]], name='W')), t), lr=0.2, epochs=1)\n")
+    model = symback.load(tmp_path / "samples.py")
+    context = document.build(model, model.verify(), model.train())
+    assert [(r["name"], r["sample"], r["shown"][0]) for r in context["data"] if r["name"] == "t"] == \
+        [("t", 1, "1"), ("t", 2, "-1"), ("t", 3, "0.5")]
+    steps = [e for e in context["epochs"] if not e["gap"]]
+    assert [(e["sample"], [d["value"] for d in e["data"] if d["name"] == "t"]) for e in steps] == \
+        [(1, ["1"]), (2, ["-1"]), (3, ["0.5"])]
