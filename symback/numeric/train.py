@@ -40,6 +40,9 @@ class StepRecord:
     updated: dict[str, np.ndarray]
     notes: list[str] = field(default_factory=list)
     deltas: dict[str, np.ndarray] = field(default_factory=dict)  # δ = ∂L/∂(named intermediate)
+    # the optimizer's state of each parameter before and after the step: momentum's buffer "buf", Adam's
+    # moments "m", "v" and step count "t" (empty for plain gradient descent)
+    state: dict[str, dict[str, dict]] = field(default_factory=dict)
     loss_value: float = float("nan")
     stopped: str | None = None  # why training stops after this step (a value that is not finite)
 
@@ -132,6 +135,7 @@ def iter_steps(model, lr, precision: str):
         if k == 0:
             defined_at_start(model, values)
         loss_value = float(values[model.loss][0, 0])
+        before = {p: dict(states[p]) for p in trainable}
         with mpmath.workdps(DIGITS):
             updated = {p: optimizer.step(current[p], grads[p], states[p], sqrt) for p in trainable}
         bad = not np.isfinite(loss_value) or any(not np.all(np.isfinite(to_float(u))) for u in updated.values())
@@ -145,6 +149,7 @@ def iter_steps(model, lr, precision: str):
             updated={p.name: updated[p] for p in trainable},
             notes=notes(model, values, grads, precision),
             deltas={n.name: grads[n] for n in program.named_deltas},
+            state={p.name: {"before": before[p], "after": dict(states[p])} for p in trainable if states[p]},
         )
         record.loss_value = loss_value
         if bad:

@@ -68,6 +68,7 @@ def build(model, verification, history) -> dict:
         "convention": convention(model),
         "optimizer": optimizer_sentence(model),
         "sgd": model.optimizer == "sgd",
+        "optimizer_kind": model.optimizer,
         "epochs_count": model.epochs,
         "warnings": list(model.warnings),
         "equations": equations(model, d, names),
@@ -95,6 +96,9 @@ def build(model, verification, history) -> dict:
 
 
 def convention(model) -> str:
+    """The relu′(0) the exercise uses; "" for a model without relu or leaky_relu (nothing to convene)."""
+    if not any(n.op == "apply" and n.attrs.get("fn") in ("relu", "leaky_relu") for n in model.program.nodes):
+        return ""
     value = sp.Rational(model.relu_grad_at_zero)
     note = " (as PyTorch)" if value == 0 else " (PyTorch uses 0)"
     return f"relu′(0) = {value}{note}"
@@ -105,7 +109,8 @@ def optimizer_sentence(model) -> str:
     if model.optimizer == "sgd":
         return f"gradient descent: p ← p − η ∂L/∂p with η = {lr}"
     if model.optimizer == "momentum":
-        return (f"gradient descent with momentum (as torch.optim.SGD): v ← β v + ∂L/∂p, p ← p − η v, "
+        return (f"gradient descent with momentum (as torch.optim.SGD): b ← ∂L/∂p at the first step, then "
+                f"b ← β b + ∂L/∂p; p ← p − η b, "
                 f"with η = {lr}, β = {setting(model.beta)}")
     return (f"Adam (as torch.optim.Adam) with η = {lr}, β₁ = {setting(model.beta1)}, "
             f"β₂ = {setting(model.beta2)}, ε = {setting(model.eps)}")
@@ -484,6 +489,7 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
                            "update_numbers": juxtaposed([_operand(r.params[p.name], digits) + " - " + lr,
                                                           _operand(grad, digits)]) if grad is not None else None,
                            "update_step": juxtaposed(["- " + lr, _operand(grad, digits)]) if grad is not None else None,
+                           **_optimizer_state(model, r.state.get(p.name), grad, lr, digits),
                            "grad": matrix_latex(grad, digits) if grad is not None else None,
                            "updated": matrix_latex(updated, digits) if updated is not None else None,
                            "used_text": matrix_text(r.params[p.name], digits),
@@ -508,6 +514,25 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
                     "precision": r.precision, "params": params, "forward": forward, "backward": backward,
                     "loss": number_latex(loss[0, 0], digits), "loss_text": number(loss[0, 0], digits),
                     "notes": list(r.notes)})
+    return out
+
+
+def _optimizer_state(model, state, grad, lr: str, digits: int) -> dict:
+    """What momentum and Adam keep per parameter, for the update lines: momentum's buffer b (``buffer``,
+    with its numbers ``buffer_numbers`` = β b + g after the first step, and ``update_step`` = − η b);
+    Adam's moments ``m`` and ``v`` and its step count ``t``.  Source: torch.optim.SGD and torch.optim.Adam."""
+    out = {"buffer": None, "buffer_numbers": None, "m": None, "v": None, "t": None}
+    if not state or grad is None:
+        return out
+    before, after = state["before"], state["after"]
+    if "buf" in after:
+        out["buffer"] = matrix_latex(after["buf"], digits)
+        if "buf" in before:
+            out["buffer_numbers"] = juxtaposed([setting_latex(model.beta), _operand(before["buf"], digits)]) + \
+                " + " + _operand(grad, digits)
+        out["update_step"] = juxtaposed(["- " + lr, _operand(after["buf"], digits)])
+    if "m" in after:
+        out.update(m=matrix_latex(after["m"], digits), v=matrix_latex(after["v"], digits), t=int(after["t"]))
     return out
 
 

@@ -4,6 +4,8 @@ quantity by ``torch.autograd.grad``, the gradients by ``backward``), rounded as 
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 from conftest import ROOT
 from oracle import evaluate
@@ -95,3 +97,37 @@ def test_per_sample_data_is_shown_sample_by_sample(tmp_path):
     steps = [e for e in context["epochs"] if not e["gap"]]
     assert [(e["sample"], [d["value"] for d in e["data"] if d["name"] == "t"]) for e in steps] == \
         [(1, ["1"]), (2, ["-1"]), (3, ["0.5"])]
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_momentum_and_adam_show_their_state_as_torch_optim_keeps_it(optimizer, tmp_path):
+    """Momentum's buffer b and Adam's moments m, v of every parameter, each epoch: torch.optim's own
+    state (momentum_buffer, exp_avg, exp_avg_sq) after the same steps, rounded as the report rounds."""
+    (tmp_path / "opt.py").write_text(
+        "from symback import Model, param, data, tanh, mse\nx = data([[0.5], [-0.2]])\n"
+        "W = param([[0.3, -0.4], [0.2, 0.1]])\nv = param([[0.5, -0.5]])\n"
+        f"model = Model(mse(v @ tanh(W @ x), data([[1.0]])), lr=0.1, epochs=2, optimizer='{optimizer}')\n")
+    model = symback.load(tmp_path / "opt.py")
+    context = document.build(model, model.verify(), model.train())
+    params = list(model.params)
+    leaves = {p: torch.tensor(np.array(p.value.tolist(), dtype=np.float64), requires_grad=True) for p in params}
+    opt = (torch.optim.SGD(leaves.values(), lr=0.1, momentum=float(model.beta)) if optimizer == "momentum" else
+           torch.optim.Adam(leaves.values(), lr=0.1, betas=(float(model.beta1), float(model.beta2)),
+                            eps=float(model.eps)))
+    for epoch in context["epochs"]:
+        values = evaluate(model.loss, {p: leaves[p].detach().numpy() for p in params}, requires_grad=set(params))
+        values[model.loss].sum().backward()
+        for p in params:
+            leaves[p].grad = [values[q] for q in values if q is p][0].grad.clone()
+        opt.step()
+        shown = {row["name"]: row for row in epoch["params"]}
+        for p in params:
+            state = opt.state[leaves[p]]
+            if optimizer == "momentum":
+                assert shown[p.name]["buffer"] == matrix_latex(state["momentum_buffer"].numpy(), 4)
+                assert (shown[p.name]["buffer_numbers"] is None) == (epoch["epoch"] == 1)
+            else:
+                assert shown[p.name]["m"] == matrix_latex(state["exp_avg"].numpy(), 4)
+                assert shown[p.name]["v"] == matrix_latex(state["exp_avg_sq"].numpy(), 4)
+                assert shown[p.name]["t"] == epoch["epoch"]
+            assert shown[p.name]["updated"] == matrix_latex(leaves[p].detach().numpy(), 4)
