@@ -57,8 +57,9 @@ def test_the_elementwise_tanh_factor_the_hand_solution_got_wrong(md, tex):
     step = (r"\delta_{u_{1}} = \frac{\partial L}{\partial u_{1}} = \underbrace{\delta_{h}}_{1\times 3} \odot "
             r"\underbrace{\left(\mathbf{1} - h \odot h\right)}_{1\times 3}")
     assert step in md and step in tex
-    final = r"\frac{\partial L}{\partial w_{1}} = \underbrace{x}_{2\times 1}\,\underbrace{\delta_{u_{1}}}_{1\times 3}"
-    assert final in md and final in tex
+    final = r"\underbrace{x}_{2\times 1}\,\underbrace{\delta_{u_{1}}}_{1\times 3}"
+    assert r"\frac{\partial L}{\partial w_{1}} = " + final in md
+    assert r"\withnumbers{\frac{\partial L}{\partial w_{1}}}{" + final + "}" in tex  # = closed form, on one line if it fits
     # entry by entry, each entry has its own (1 − h_j²): not one scalar factor; an entry of a subscripted
     # name is (w_1)_{ij}, never w_{1,ij}
     for i, j in [(1, 1), (1, 2), (2, 3)]:
