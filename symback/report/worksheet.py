@@ -172,6 +172,8 @@ def _literal(m: sp.Matrix) -> str:
 BOX_MD = r"\boxed{\phantom{-0.000000}}"
 #: the same in LaTeX: a macro of worksheet.tex.j2, sized for handwriting
 BOX_TEX = r"\answerbox"
+#: a tensor with more columns than this gets narrower boxes (2.3 cm each would run past the page)
+WIDE_COLUMNS = 5
 #: ruled lines to write on below the line of each derivation step (the step's own line comes first)
 WRITING_LINES = 2
 #: points of one answer line of the derivation (part 1, marked by hand; ``check`` judges entries)
@@ -188,6 +190,8 @@ def _boxes(shape, box: str, gap: str = "") -> str:
     rows, cols = shape
     if (rows, cols) == (1, 1):
         return box
+    if box == BOX_TEX and cols > WIDE_COLUMNS:  # narrower boxes, so that the row fits across the page unshrunk
+        box = rf"{box}[{max(1.0, round(9.5 / cols, 2))}cm]"
     body = (r" \\" + (f"[{gap}]" if gap else "") + " ").join(" & ".join([box] * cols) for _ in range(rows))
     return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
 

@@ -50,3 +50,27 @@ def test_nothing_in_the_derivation_is_shrunk_below_the_body_size(name, tmp_path)
     # the graph is a picture, scaled to the page by \fitpage; everything else must fit as it is
     boxes = [s for s in shrunk(model, tmp_path) if "tikzpicture" not in s and "\\fitpage" not in s]
     assert boxes == []
+
+
+WIDE_RELU = """from symback import Model, param, data, relu, mse
+x = data([[0.5, -0.2]])
+W = param([[0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8], [0.2, 0.1, -0.3, 0.5, 0.25, -0.15, 0.35, 0.45]])
+b = param([[0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1, 0.2]])
+v = param([[0.1], [0.2], [-0.3], [0.4], [0.5], [-0.6], [0.7], [0.8]])
+model = Model(mse(relu(x @ W + b) @ v, data([[1.0]])), lr=0.1, epochs=1, title="A wide relu layer")
+"""
+
+
+def test_a_wide_layers_answer_boxes_fit_across_the_worksheet(tmp_path):
+    """Eight boxes side by side get narrower, rather than the whole row and its label shrunk to fit."""
+    from symback.report import worksheet
+
+    (tmp_path / "wide.py").write_text(WIDE_RELU)
+    model = symback.load(tmp_path / "wide.py")
+    context = worksheet.build(model, model.train())
+    tex = latex_file("worksheet", {**context, "key": False})["worksheet.tex"]
+    assert r"\answerbox[1.19cm]" in tex
+    (tmp_path / "w.tex").write_text(tex.replace(SHRINK, REPORT), encoding="utf-8")
+    subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "w.tex"], cwd=tmp_path,
+                   capture_output=True, check=True, timeout=300)
+    assert "SHRUNK" not in (tmp_path / "w.log").read_text(errors="replace")
