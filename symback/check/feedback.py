@@ -55,10 +55,10 @@ def number_text(value, digits: int) -> str:
     return s.replace("-", "−")
 
 
-def feedback_context(result: FileResult, model, score: tuple[float, float] | None = None,
+def feedback_context(result: FileResult, model, score: tuple[float, ...] | None = None,
                      order: list | None = None) -> dict:
     """Everything a feedback report shows, for ``result`` (one graded file) of ``model``;
-    ``score`` is (points, maximum) when the course gave a rubric; ``order`` the (section, name)
+    ``score`` is (points, maximum[, values asked and left empty]) when the course gave a rubric; ``order`` the (section, name)
     keys of a step in computation order (``Checker.quantities.order``), which the tensors of the
     detail follow (else they follow the items)."""
     view = _View(model, order)
@@ -93,9 +93,9 @@ def feedback_context(result: FileResult, model, score: tuple[float, float] | Non
     }
 
 
-def _score(points: float, maximum: float) -> dict:
+def _score(points: float, maximum: float, unanswered: int = 0) -> dict:
     percent = f"{100 * points / maximum:.1f}" if maximum else ""
-    return {"points": f"{points:g}", "max": f"{maximum:g}", "percent": percent}
+    return {"points": f"{points:g}", "max": f"{maximum:g}", "percent": percent, "unanswered": unanswered}
 
 
 class _View:

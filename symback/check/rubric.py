@@ -85,6 +85,12 @@ class Rubric:
                 total += points * float(self.credit.get(s, DEFAULT_CREDIT.get(s, 0)))
         return total, maximum
 
+    def unanswered(self, result, asked: list[tuple]) -> int:
+        """How many of the values the rubric asks for (formulas included) the file left empty or out."""
+        written = {(j.epoch, j.sample, j.section, j.name, tuple(j.index) if j.index is not None else None)
+                   for j in result.items}
+        return sum(1 for key in asked if key not in written)
+
 
 def load_rubric(path: Path | None, model) -> Rubric:
     """The rubric at ``path`` (the default one for None); a bad rubric is an `OptionError` (exit 2)."""

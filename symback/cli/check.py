@@ -284,7 +284,10 @@ def _feedback(result, run: _Run) -> None:
     from ..report import exporters
 
     stem = run.names[result.file] + ".feedback"
-    score = run.scoring[0].score(result, run.scoring[1]) if run.scoring is not None else None
+    score = None
+    if run.scoring is not None:
+        rubric, asked = run.scoring
+        score = (*rubric.score(result, asked), rubric.unanswered(result, asked))
     context = feedback_context(result, run.checker.model, score, run.checker.quantities.order)
     files: dict[str, str | bytes] = {}
     try:

@@ -314,3 +314,15 @@ def test_a_class_json_is_one_document_with_each_file_as_alone(tmp_path):
     assert whole["files"][0] == alone["files"][0]
     assert whole["totals"] == {"files": 2, "correct": 1, "mistakes": 1, "error": 0}
     assert whole["grading"] == alone["grading"]
+
+
+def test_feedback_says_how_many_asked_values_were_left_empty(tmp_path):
+    # the rubric asks for the forward pass of 3 epochs: 3 × (u1 3 + h 3 + z + out + loss) = 27 entries;
+    # the file answers 2 of them (the seed's out and loss of epoch 1), so 25 were left out
+    (tmp_path / "rubric.yaml").write_text("points: {forward: 1}\n")
+    (tmp_path / "partial.yaml").write_text("epochs:\n  1:\n    forward:\n      out: 4.472\n      loss: 1.168\n")
+    r = run("check", SEED, "partial.yaml", "--rubric", "rubric.yaml", "--feedback", "fb", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "fb" / "partial.feedback.md").read_text()
+    assert "**Score: 2 of 27 points** — 7.4 %" in md
+    assert "25 of the values asked for were left empty (`~`) or out: they earn no points." in md
