@@ -26,6 +26,13 @@ def seed_report():
     return model, context, steps
 
 
+def report_of(folder, source: str):
+    """The model written to ``folder/model.py`` and its derivation report's context."""
+    (folder / "model.py").write_text(source)
+    model = symback.load(folder / "model.py")
+    return model, document.build(model, model.verify(), model.train())
+
+
 def torch_deltas(model):
     params = [p for p in model.params]
     values = evaluate(model.loss, requires_grad=set(params))
@@ -66,12 +73,9 @@ def test_every_step_gives_its_value_in_epoch_1():
 
 def test_the_numbers_line_reads_like_the_symbolic_line(tmp_path):
     """2 (out − d₁) above and 2 ⋅ (0.07310 − 1) below — not 2 out − 2 above (SymPy distributed the 2)."""
-    (tmp_path / "adam.py").write_text(
-        "from symback import Model, param, data, tanh, mse\nx = data([[0.5], [-0.2]])\n"
-        "W = param([[0.3, -0.4], [0.2, 0.1]])\nout = param([[0.5, -0.5]]) @ tanh(W @ x)\n"
-        "model = Model(mse(out, data([[1.0]])), lr=0.1, epochs=1, optimizer='adam')\n")
-    model = symback.load(tmp_path / "adam.py")
-    context = document.build(model, model.verify(), model.train())
+    _, context = report_of(tmp_path, "from symback import Model, param, data, tanh, mse\nx = data([[0.5], [-0.2]])\n"
+                           "W = param([[0.3, -0.4], [0.2, 0.1]])\nout = param([[0.5, -0.5]]) @ tanh(W @ x)\n"
+                           "model = Model(mse(out, data([[1.0]])), lr=0.1, epochs=1, optimizer='adam')\n")
     step = next(s for g in context["derivations"] for s in g["steps"] if s["node"] == "out")
     assert step["rhs"].startswith(r"2 \, \left(\mathit{out} - d_{1}\right)")
     assert step["numbers"].startswith(r"2 \, \left(") and step["numbers"].endswith(r" - 1\right)")
@@ -86,12 +90,9 @@ def test_factors_are_told_apart():
 
 
 def test_per_sample_data_is_shown_sample_by_sample(tmp_path):
-    (tmp_path / "samples.py").write_text(
-        "from symback import Model, param, data, samples, tanh, mse\n"
-        "x = samples([[[1.0, 0.0]], [[0.0, 1.0]], [[1.0, 1.0]]])\nt = samples([[[1.0]], [[-1.0]], [[0.5]]])\n"
-        "model = Model(mse(tanh(x @ param([[0.2], [-0.3]], name='W')), t), lr=0.2, epochs=1)\n")
-    model = symback.load(tmp_path / "samples.py")
-    context = document.build(model, model.verify(), model.train())
+    _, context = report_of(tmp_path, "from symback import Model, param, data, samples, tanh, mse\n"
+                           "x = samples([[[1.0, 0.0]], [[0.0, 1.0]], [[1.0, 1.0]]])\nt = samples([[[1.0]], [[-1.0]], [[0.5]]])\n"
+                           "model = Model(mse(tanh(x @ param([[0.2], [-0.3]], name='W')), t), lr=0.2, epochs=1)\n")
     assert [(r["name"], r["sample"], r["shown"][0]) for r in context["data"] if r["name"] == "t"] == \
         [("t", 1, "1"), ("t", 2, "-1"), ("t", 3, "0.5")]
     steps = [e for e in context["epochs"] if not e["gap"]]
@@ -103,12 +104,10 @@ def test_per_sample_data_is_shown_sample_by_sample(tmp_path):
 def test_momentum_and_adam_show_their_state_as_torch_optim_keeps_it(optimizer, tmp_path):
     """Momentum's buffer b and Adam's moments m, v of every parameter, each epoch: torch.optim's own
     state (momentum_buffer, exp_avg, exp_avg_sq) after the same steps, rounded as the report rounds."""
-    (tmp_path / "opt.py").write_text(
-        "from symback import Model, param, data, tanh, mse\nx = data([[0.5], [-0.2]])\n"
+    model, context = report_of(
+        tmp_path, "from symback import Model, param, data, tanh, mse\nx = data([[0.5], [-0.2]])\n"
         "W = param([[0.3, -0.4], [0.2, 0.1]])\nv = param([[0.5, -0.5]])\n"
         f"model = Model(mse(v @ tanh(W @ x), data([[1.0]])), lr=0.1, epochs=2, optimizer='{optimizer}')\n")
-    model = symback.load(tmp_path / "opt.py")
-    context = document.build(model, model.verify(), model.train())
     params = list(model.params)
     leaves = {p: torch.tensor(np.array(p.value.tolist(), dtype=np.float64), requires_grad=True) for p in params}
     opt = (torch.optim.SGD(leaves.values(), lr=0.1, momentum=float(model.beta)) if optimizer == "momentum" else
