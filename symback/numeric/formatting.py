@@ -29,6 +29,16 @@ def _mpf(v):
     return mpmath.mpf(v)
 
 
+def _half_up(x, digits: int, significant: int):
+    """``x`` rounded to ``digits`` significant digits as a person rounds: ties away from zero, a tie being
+    judged on the decimal value at ``significant`` digits (the ones its precision holds) — −2.3375 computed
+    as −2.33749999…(binary noise) is −2.338, as on paper, not −2.337."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = Decimal(mpmath.nstr(x, significant, min_fixed=-mpmath.inf, max_fixed=mpmath.inf))
+    return mpmath.mpf(str(d.quantize(Decimal(1).scaleb(d.adjusted() - digits + 1), rounding=ROUND_HALF_UP)))
+
+
 def number(v, digits: int) -> str:
     """``v`` rounded to ``digits`` significant digits: ``4.472``, ``-0.01367``, ``1.2e-07``."""
     with mpmath.workdps(max(30, digits + 5)):
@@ -39,7 +49,8 @@ def number(v, digits: int) -> str:
             return "inf" if x > 0 else "-inf"
         if x == 0:
             return "0"
-        s = mpmath.nstr(x, digits, min_fixed=-5, max_fixed=max(digits, 6), strip_zeros=False)
+        rounded = _half_up(x, digits, 15 if isinstance(v, (float, np.floating)) else 25)
+        s = mpmath.nstr(rounded, digits, min_fixed=-5, max_fixed=max(digits, 6), strip_zeros=False)
         # trailing zeros are dropped only where the rounding is exact: 1.3 is 1.3, 1.300456 is 1.300
         exact = float(s) == float(v) if isinstance(v, (float, np.floating)) else mpmath.mpf(s) == +x
         if exact:

@@ -67,6 +67,7 @@ def build(model, verification, history) -> dict:
         "table_rows": TABLE_ROWS,
         "convention": convention(model),
         "optimizer": optimizer_sentence(model),
+        "first_step": first_step(model),
         "sgd": model.optimizer == "sgd",
         "optimizer_kind": model.optimizer,
         "epochs_count": model.epochs,
@@ -95,13 +96,24 @@ def build(model, verification, history) -> dict:
 # -- model ----------------------------------------------------------------------------
 
 
+def first_step(model) -> str:
+    """How the steps' numbers name the update step they come from: epoch 1, or epoch 1, sample 1."""
+    return "epoch 1, sample 1" if model.samples > 1 else "epoch 1"
+
+
 def convention(model) -> str:
-    """The relu′(0) the exercise uses; "" for a model without relu or leaky_relu (nothing to convene)."""
-    if not any(n.op == "apply" and n.attrs.get("fn") in ("relu", "leaky_relu") for n in model.program.nodes):
-        return ""
+    """The derivative at 0 the exercise uses, for relu and for each slope α of leaky_relu (α + (1 − α)·relu′(0),
+    the rule's value; PyTorch takes 0 for relu and α for leaky_relu); "" for a model with neither."""
+    fns = [n for n in model.program.nodes if n.op == "apply" and n.attrs.get("fn") in ("relu", "leaky_relu")]
     value = sp.Rational(model.relu_grad_at_zero)
-    note = " (as PyTorch)" if value == 0 else " (PyTorch uses 0)"
-    return f"relu′(0) = {value}{note}"
+    parts = []
+    if any(n.attrs["fn"] == "relu" for n in fns):
+        parts.append(f"relu′(0) = {setting(value)}" + (" (as PyTorch)" if value == 0 else " (PyTorch uses 0)"))
+    for alpha in dict.fromkeys(sp.Rational(n.attrs["params"][0]) for n in fns if n.attrs["fn"] == "leaky_relu"):
+        at_zero = alpha + (1 - alpha) * value
+        parts.append(f"leaky relu′(0) = {setting(at_zero)} with α = {setting(alpha)}"
+                     + (" (as PyTorch)" if at_zero == alpha else f" (PyTorch uses α = {setting(alpha)})"))
+    return "; ".join(parts)
 
 
 def optimizer_sentence(model) -> str:

@@ -172,8 +172,11 @@ def _literal(m: sp.Matrix) -> str:
 BOX_MD = r"\boxed{\phantom{-0.000000}}"
 #: the same in LaTeX: a macro of worksheet.tex.j2, sized for handwriting
 BOX_TEX = r"\answerbox"
-#: a tensor with more columns than this gets narrower boxes (2.3 cm each would run past the page)
+#: a tensor with more columns than this has its boxes on a line of their own (2.3 cm each beside its
+#: name would run past the page)
 WIDE_COLUMNS = 5
+#: the width its boxes may take (the text width less the parentheses), and what each box's frame adds
+LINE_PT, BOX_FRAME_PT, PT_PER_CM = 440, 6.8, 28.45
 #: ruled lines to write on below the line of each derivation step (the step's own line comes first)
 WRITING_LINES = 2
 #: points of one answer line of the derivation (part 1, marked by hand; ``check`` judges entries)
@@ -186,14 +189,26 @@ EPOCH_PARTS = (("forward", "Forward pass"), ("deltas", "Backward pass"), ("grads
 
 
 def _boxes(shape, box: str, gap: str = "") -> str:
-    """A matrix of empty boxes, ``gap`` between rows."""
+    """A matrix of empty boxes, ``gap`` between rows.
+
+    A tensor of more than WIDE_COLUMNS columns goes on a line of its own below its name (the template
+    sees ``_wide``), its boxes 4pt apart and as wide as the line allows, 2.3 cm at most: eight columns
+    get 1.57 cm each, room for a handwritten −0.1234, where beside the name they would be shrunk."""
     rows, cols = shape
     if (rows, cols) == (1, 1):
         return box
-    if box == BOX_TEX and cols > WIDE_COLUMNS:  # narrower boxes, so that the row fits across the page unshrunk
-        box = rf"{box}[{max(1.0, round(9.5 / cols, 2))}cm]"
+    if box == BOX_TEX and _wide(shape):
+        width = min(2.3, ((LINE_PT - 4 * (cols - 1)) / cols - BOX_FRAME_PT) / PT_PER_CM)
+        cells = (r" \\" + (f"[{gap}]" if gap else "") + " ").join(
+            " & ".join([rf"{box}[{width:.2f}cm]"] * cols) for _ in range(rows))
+        columns = r"@{\hspace{4pt}}".join(["c"] * cols)
+        return rf"\left(\begin{{array}}{{@{{}}{columns}@{{}}}} {cells} \end{{array}}\right)"
     body = (r" \\" + (f"[{gap}]" if gap else "") + " ").join(" & ".join([box] * cols) for _ in range(rows))
     return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
+
+
+def _wide(shape) -> bool:
+    return int(shape[1]) > WIDE_COLUMNS
 
 
 def _points(value: float) -> str:
@@ -244,6 +259,7 @@ def _epoch_part(model, r, number: int, names, nodes, digits, rubric) -> dict:
             total += points
             rows.append({"name": name, "lhs": lhs[section](names[name]), "lhs_md": lhs_md[section](names[name]),
                          "blank": _boxes(shape, BOX_TEX), "blank_md": _boxes(shape, BOX_MD, "2pt"),
+                         "wide": _wide(shape),
                          "answer": matrix_latex(value, digits), "points": _points(points)})
         subparts.append({"number": f"{number}.{len(subparts) + 1}", "section": section, "title": title,
                          "rows": rows, "points": _points(total), "worth": _worth(total)})
@@ -283,6 +299,7 @@ def build(model, history, variant: Variant | None = None, seed: int | None = Non
         "seed": seed,
         "digits": digits,
         "convention": document.convention(model),
+        "first_step": document.first_step(model),
         "optimizer": document.optimizer_sentence(model),
         "epochs_count": model.epochs,
         "equations": document.equations(model, d, names),

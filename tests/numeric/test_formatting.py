@@ -63,3 +63,15 @@ def test_numbers_in_prose_use_a_times_sign_and_superscripts():
     assert setting_latex(sp.Rational(1, 10)) == "0.1"
     assert setting_latex(sp.Rational(1, 10 ** 8)) == "10^{-8}"
     assert setting_latex(sp.Rational(1, 3)) == r"\frac{1}{3}"
+
+
+def test_ties_round_away_from_zero_as_on_paper():
+    # −2.3375 is computed as −2.33749999… in binary: the decimal value decides, and a tie rounds up
+    import mpmath
+
+    assert number(-2.3375, 4) == "-2.338" and number(0.26875, 4) == "0.2688"
+    with mpmath.workdps(50):
+        assert number(mpmath.mpf(187) / 80, 4) == "2.338"  # 2.3375 at 50 digits
+        assert number(mpmath.mpf("0.72375"), 4) == "0.7238"
+    assert number(sp.Rational(-27, 80), 3) == "-0.338"
+    assert number(4.4721359, 4) == "4.472" and number(-0.0136665, 4) == "-0.01367"

@@ -69,7 +69,7 @@ def test_a_wide_layers_answer_boxes_fit_across_the_worksheet(tmp_path):
     model = symback.load(tmp_path / "wide.py")
     context = worksheet.build(model, model.train())
     tex = latex_file("worksheet", {**context, "key": False})["worksheet.tex"]
-    assert r"\answerbox[1.19cm]" in tex
+    assert r"\answerbox[1.57cm]" in tex  # on a line of its own: 8 boxes of 1.57 cm
     (tmp_path / "w.tex").write_text(tex.replace(SHRINK, REPORT), encoding="utf-8")
     subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "w.tex"], cwd=tmp_path,
                    capture_output=True, check=True, timeout=300)

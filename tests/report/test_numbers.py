@@ -96,6 +96,7 @@ def test_per_sample_data_is_shown_sample_by_sample(tmp_path):
     assert [(r["name"], r["sample"], r["shown"][0]) for r in context["data"] if r["name"] == "t"] == \
         [("t", 1, "1"), ("t", 2, "-1"), ("t", 3, "0.5")]
     steps = [e for e in context["epochs"] if not e["gap"]]
+    assert context["first_step"] == "epoch 1, sample 1"  # whose numbers the derivation's steps show
     assert [(e["sample"], [d["value"] for d in e["data"] if d["name"] == "t"]) for e in steps] == \
         [(1, ["1"]), (2, ["-1"]), (3, ["0.5"])]
 
@@ -130,3 +131,17 @@ def test_momentum_and_adam_show_their_state_as_torch_optim_keeps_it(optimizer, t
                 assert shown[p.name]["v"] == matrix_latex(state["exp_avg_sq"].numpy(), 4)
                 assert shown[p.name]["t"] == epoch["epoch"]
             assert shown[p.name]["updated"] == matrix_latex(leaves[p].detach().numpy(), 4)
+
+
+def test_the_convention_line_names_the_derivative_at_0_of_each_kink(tmp_path):
+    _, context = report_of(tmp_path, "from symback import Model, param, data, leaky_relu, relu, mse\n"
+                           "x = data([[1.0, -2.0]])\nh = leaky_relu(x @ param([[0.5, -1.0], [0.3, 0.2]], name='W'), 0.1)\n"
+                           "model = Model(mse(relu(h @ param([[1.0], [2.0]], name='v')), data([[1.0]])), lr=0.1, "
+                           "epochs=1, relu_grad_at_zero=1)\n")
+    # PyTorch takes 0 for relu and α for leaky_relu at 0; this exercise takes α + (1 − α)·1 = 1
+    assert context["convention"] == ("relu′(0) = 1 (PyTorch uses 0); "
+                                     "leaky relu′(0) = 1 with α = 0.1 (PyTorch uses α = 0.1)")
+    _, tanh_only = report_of(tmp_path, "from symback import Model, param, data, tanh, mse\n"
+                             "model = Model(mse(tanh(data([[1.0]]) @ param([[0.5]], name='w')), data([[1.0]])), lr=0.1)\n")
+    assert tanh_only["convention"] == ""
+    assert tanh_only["first_step"] == "epoch 1"

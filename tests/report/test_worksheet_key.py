@@ -175,3 +175,13 @@ def test_the_same_model_gives_the_same_files(example):
     context = ws.build(model, model.train())
     assert exporters.latex_file("worksheet", {**context, "key": False})["worksheet.tex"] == files["worksheet.tex"]
     assert exporters.markdown_files("worksheet", {**context, "key": True})["worksheet.md"] == files["key.md"]
+
+
+def test_the_exercise_sentences_are_apart():
+    # the sentence after the convention's began without a space: "(as PyTorch).Write every number …"
+    model = symback.load(ROOT / "examples" / "seed.py")
+    context = {**ws.build(model, model.train()), "key": False}
+    for text in (exporters.latex_file("worksheet", context)["worksheet.tex"],
+                 exporters.markdown_files("worksheet", context)["worksheet.md"]):
+        assert "(PyTorch uses 0). Write every number rounded to 4 significant digits." in text
+        assert ".Write" not in text
