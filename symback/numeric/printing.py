@@ -392,6 +392,8 @@ class LatexPrinter(_SympyLatexPrinter):
         base = self.parenthesize(e.base, _ATOM)
         if e.exp == 2:
             return f"{base}^{{2}}" if _is_scalar(e) else rf"{base} \odot {base}"
+        if _is_scalar(e):  # a number's power is the ordinary one: 1/(1 − p), not (1 − p)^{∘−1}
+            return rf"\frac{{1}}{{{self._print(e.base)}}}" if e.exp == -1 else f"{base}^{{{self._print(e.exp)}}}"
         return f"{base}^{{\\circ {self._print(e.exp)}}}"
 
     def _print_MatMul(self, e):

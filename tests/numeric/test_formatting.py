@@ -75,3 +75,13 @@ def test_ties_round_away_from_zero_as_on_paper():
         assert number(mpmath.mpf("0.72375"), 4) == "0.7238"
     assert number(sp.Rational(-27, 80), 3) == "-0.338"
     assert number(4.4721359, 4) == "4.472" and number(-0.0136665, 4) == "-0.01367"
+
+
+def test_a_numbers_power_is_the_ordinary_one():
+    from symback.numeric.printing import latex
+
+    p, h = sp.MatrixSymbol("p", 1, 1), sp.MatrixSymbol("h", 1, 3)
+    one = sp.OneMatrix(1, 1)
+    assert latex(sp.HadamardPower(p, -1)) == r"\frac{1}{p}"
+    assert latex(sp.HadamardPower(one - p, -1)) == r"\frac{1}{1 - p}"
+    assert latex(sp.HadamardPower(h, -1)) == r"h^{\circ -1}"  # of a matrix, entrywise
