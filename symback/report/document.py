@@ -533,7 +533,8 @@ def _optimizer_state(model, state, grad, lr: str, digits: int) -> dict:
     """What momentum and Adam keep per parameter, for the update lines: momentum's buffer b (``buffer``,
     with its numbers ``buffer_numbers`` = β b + g after the first step, and ``update_step`` = − η b);
     Adam's moments ``m`` and ``v`` and its step count ``t``.  Source: torch.optim.SGD and torch.optim.Adam."""
-    out = {"buffer": None, "buffer_numbers": None, "m": None, "v": None, "t": None}
+    out = {"buffer": None, "buffer_numbers": None, "m": None, "v": None, "t": None, "m_numbers": None,
+           "v_numbers": None}
     if not state or grad is None:
         return out
     before, after = state["before"], state["after"]
@@ -545,6 +546,16 @@ def _optimizer_state(model, state, grad, lr: str, digits: int) -> dict:
         out["update_step"] = juxtaposed(["- " + lr, _operand(after["buf"], digits)])
     if "m" in after:
         out.update(m=matrix_latex(after["m"], digits), v=matrix_latex(after["v"], digits), t=int(after["t"]))
+        # m ← β₁ m + (1 − β₁) g and v ← β₂ v + (1 − β₂) g², with the numbers (m = v = 0 before the first step)
+        beta1, beta2 = sp.Rational(model.beta1), sp.Rational(model.beta2)
+        g = _operand(grad, digits)
+        squared = g + "^{2}"  # entrywise, as the update's sentence says
+        out["m_numbers"] = " + ".join(
+            ([juxtaposed([setting_latex(beta1), _operand(before["m"], digits)])] if "m" in before else [])
+            + [juxtaposed([setting_latex(1 - beta1), g])])
+        out["v_numbers"] = " + ".join(
+            ([juxtaposed([setting_latex(beta2), _operand(before["v"], digits)])] if "v" in before else [])
+            + [juxtaposed([setting_latex(1 - beta2), squared])])
     return out
 
 

@@ -114,6 +114,7 @@ def test_momentum_and_adam_show_their_state_as_torch_optim_keeps_it(optimizer, t
     opt = (torch.optim.SGD(leaves.values(), lr=0.1, momentum=float(model.beta)) if optimizer == "momentum" else
            torch.optim.Adam(leaves.values(), lr=0.1, betas=(float(model.beta1), float(model.beta2)),
                             eps=float(model.eps)))
+    before = {}
     for epoch in context["epochs"]:
         values = evaluate(model.loss, {p: leaves[p].detach().numpy() for p in params}, requires_grad=set(params))
         values[model.loss].sum().backward()
@@ -127,6 +128,9 @@ def test_momentum_and_adam_show_their_state_as_torch_optim_keeps_it(optimizer, t
                 assert shown[p.name]["buffer"] == matrix_latex(state["momentum_buffer"].numpy(), 4)
                 assert (shown[p.name]["buffer_numbers"] is None) == (epoch["epoch"] == 1)
             else:
+                if epoch["epoch"] > 1:  # m ← β₁ m + (1 − β₁) g, with the m of the step before
+                    assert shown[p.name]["m_numbers"].startswith(rf"0.9 \, {matrix_latex(before[p.name], 4)} + 0.1")
+                before[p.name] = state["exp_avg"].numpy().copy()
                 assert shown[p.name]["m"] == matrix_latex(state["exp_avg"].numpy(), 4)
                 assert shown[p.name]["v"] == matrix_latex(state["exp_avg_sq"].numpy(), 4)
                 assert shown[p.name]["t"] == epoch["epoch"]
