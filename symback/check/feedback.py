@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..numeric.formatting import number, number_latex
-from ..numeric.printing import latex
+from ..numeric.formatting import number, number_latex, number_unicode
+from ..numeric.printing import latex, latex_name, latex_names
 from .grade import FileResult, note
 from .judge import Judged
 from .mistakes import TITLES
@@ -35,7 +35,6 @@ FORMULA_CHARS = 600
 #: significant digits of a shown true value beyond the model's own ``digits``
 EXTRA_DIGITS = 2
 
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 #: a hyphen-minus that is a number's sign in symback's own sentences (not inside a word or a range)
 _SIGN = re.compile(r"(?<![\w.)\]])-(?=\.?\d)")
 _SECTION_WORDS = {"forward": "forward values", "deltas": "δ", "grads": "gradients", "updated": "updates"}
@@ -44,15 +43,6 @@ _SECTION_WORDS = {"forward": "forward values", "deltas": "δ", "grads": "gradien
 def minus(text: str) -> str:
     """symback's own text with real minus signs: ``-0.5`` → ``−0.5`` (``w1-2``, ``a - b`` stay)."""
     return _SIGN.sub("−", text)
-
-
-def number_text(value, digits: int) -> str:
-    """A number for people in plain text: ``−0.02733``, ``1.2 × 10⁻⁷``."""
-    s = number(value, digits)
-    if "e" in s and s not in ("inf", "-inf"):
-        mantissa, exponent = s.split("e")
-        s = f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
-    return s.replace("-", "−")
 
 
 def feedback_context(result: FileResult, model, score: tuple[float, ...] | None = None,
@@ -105,7 +95,7 @@ class _View:
         self.model = model
         self.rank = {key: n for n, key in enumerate(order or [])}
         self.digits = model.digits + EXTRA_DIGITS
-        self.names = {n.name: n.latex or _latex_name(n.name) for n in model.nodes if n.name}
+        self.names = latex_names(model)
         self.gradients = model._derivation.gradients
         self.shapes = {n.name: tuple(int(d) for d in n.shape) for n in model.nodes if n.name}
 
@@ -118,7 +108,7 @@ class _View:
 
     def entry_tex(self, j: Judged) -> str:
         """The entry in math (one unbreakable unit): ``w_{1}[1,\\,2]``, ``\\partial L/\\partial w_{1}[1,\\,2]``."""
-        name = self.names.get(j.name) or _latex_name(j.name)
+        name = self.names.get(j.name) or latex_name(j.name)
         index = ""
         if j.index is not None:
             text = j.entry
@@ -146,14 +136,14 @@ class _View:
     def place_tex(self, j: Judged) -> str:
         """`place` as LaTeX (text with the entry in math); "" where `place` is plain text."""
         if j.section == "formulas":
-            return rf"the formula for $\partial L/\partial {{{self.names.get(j.name) or _latex_name(j.name)}}}$"
+            return rf"the formula for $\partial L/\partial {{{self.names.get(j.name) or latex_name(j.name)}}}$"
         if j.epoch is None or j.index is None:
             return ""  # the template writes `place` as text
         return rf"{self.step(j)}, ${self.entry_tex(j)}$" + (" after the update" if j.section == "updated" else "")
 
     def tensor_title(self, section: str, name: str) -> tuple[str, str]:
         """A tensor block's heading, as text and as LaTeX."""
-        tex = self.names.get(name) or _latex_name(name)
+        tex = self.names.get(name) or latex_name(name)
         return {
             "forward": (f"{name}", f"${tex}$"),
             "deltas": (f"δ_{name}", rf"$\delta_{{{tex}}}$"),
@@ -166,7 +156,7 @@ class _View:
         """The true value, as text and as LaTeX math."""
         if j.expected is None or isinstance(j.expected, str):
             return "—", ""
-        return number_text(j.expected, self.digits), number_latex(j.expected, self.digits)
+        return number_unicode(j.expected, self.digits), number_latex(j.expected, self.digits)
 
     # -- page 1 --------------------------------------------------------------------------------
     def mistake(self, n: int, group: list[Judged]) -> dict:
@@ -238,7 +228,7 @@ class _View:
         return minus(note(j))
 
     def formula(self, j: Judged, mistake: int | None) -> dict:
-        tex = self.names.get(j.name) or _latex_name(j.name)
+        tex = self.names.get(j.name) or latex_name(j.name)
         return {"where": f"∂L/∂{j.name}", "where_tex": rf"$\partial L/\partial {{{tex}}}$", "line": j.line, "text": j.text,
                 "gradient_tex": self.gradient_tex(j.name), "status": j.status,
                 "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""),
@@ -247,7 +237,7 @@ class _View:
     def gradient_tex(self, name: str) -> str:
         """``∂L/∂name = …`` typeset from the derivation: its closed form, or — when that is too long
         to read — its last step in the δ of the named quantities."""
-        tex = self.names.get(name) or _latex_name(name)
+        tex = self.names.get(name) or latex_name(name)
         g = self.gradients.get(name)
         if g is None:
             return rf"\frac{{\partial L}}{{\partial {tex}}} = 0"
@@ -270,12 +260,6 @@ def _hoist(block: dict) -> None:
         block["note"] = notes[0]
         for r in block["rows"]:
             r["note"] = ""
-
-
-def _latex_name(name: str) -> str:
-    from ..numeric.printing import latex_name
-
-    return latex_name(name)
 
 
 def _row(j: Judged, digits: int) -> dict:

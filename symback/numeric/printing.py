@@ -21,7 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditi
 from sympy.printing.str import StrPrinter
 
 from ..engine.expr import ALL, Grad
-from .formatting import decimal_parts, setting, setting_latex
+from .formatting import setting, setting_latex
 
 # ---------------------------------------------------------------------------------
 # The program printer
@@ -340,12 +340,7 @@ class LatexPrinter(_SympyLatexPrinter):
         self._names = names or {}
 
     def _print_Rational(self, e):
-        if not _decimal(e):
-            return super()._print_Rational(e)
-        sign, digits, exponent = decimal_parts(e)
-        if exponent is None:
-            return sign + digits
-        return sign + (digits + r" \times " if digits else "") + f"10^{{{exponent}}}"
+        return setting_latex(e) if _decimal(e) else super()._print_Rational(e)
 
     def parenthesize(self, item, level, is_neg=False, strict=False):
         value = _matmul_precedence(item)
@@ -461,6 +456,11 @@ def latex_name(name: str) -> str:
     if match:
         return rf"\mathit{{{match['word']}}}{match['rest']}"
     return printed
+
+
+def latex_names(model) -> dict[str, str]:
+    """LaTeX of every named quantity of ``model`` (``latex=`` overrides, else `latex_name`)."""
+    return {n.name: n.latex or latex_name(n.name) for n in model.nodes if n.name}
 
 
 def latex(e, names: dict[str, str] | None = None) -> str:

@@ -27,7 +27,8 @@ from ..numeric.formatting import (
     shape_latex,
     shape_text,
 )
-from ..numeric.printing import juxtaposed, latex, latex_name, latex_shaped, text
+from ..numeric.printing import juxtaposed, latex, latex_shaped, text
+from ..numeric.printing import latex_names as names_of
 from .figures import epoch_means, quantity_graph, thin
 
 #: tensors with at most this many entries get their gradient written entry by entry
@@ -46,11 +47,6 @@ GRAPH_ENTRIES = 6
 TABLE_ROWS = 8
 #: layers of the graph in one picture (a deeper graph is drawn in parts, each readable on a page)
 GRAPH_LAYERS = 6
-
-
-def names_of(model) -> dict[str, str]:
-    """LaTeX of every named quantity (``latex=`` overrides, else SymPy's convention)."""
-    return {n.name: n.latex or latex_name(n.name) for n in model.nodes if n.name}
 
 
 def build(model, verification, history) -> dict:
@@ -447,10 +443,7 @@ def _numbers(formula, target, values, names, digits) -> dict:
     columns = sum(_columns(values[x]) * _occurrences(substituted, placeholders[x]) for x in symbols) + _columns(result)
     if columns > NUMBERED_COLUMNS:
         return alone
-    shown = {}
-    for x, placeholder in placeholders.items():
-        written = matrix_latex(values[x], digits)
-        shown[placeholder.name] = r"\left(" + written + r"\right)" if written.startswith("-") else written
+    shown = {placeholder.name: _operand(values[x], digits) for x, placeholder in placeholders.items()}
     numbers = latex(substituted, {**names, **shown})
     return alone if numbers == value else {"numbers": numbers, "result": value}
 
@@ -497,9 +490,7 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
             grad, updated = r.grads.get(p.name), r.updated.get(p.name)
             params.append({"name": p.name, "latex": names[p.name],
                            "used": matrix_latex(r.params[p.name], digits),
-                           # gradient descent with the numbers: w − η g = (…) − 0.1 (…)
-                           "update_numbers": juxtaposed([_operand(r.params[p.name], digits) + " - " + lr,
-                                                          _operand(grad, digits)]) if grad is not None else None,
+                           # gradient descent with the numbers: w − η g = (…) − 0.1 (…), the used value then this
                            "update_step": juxtaposed(["- " + lr, _operand(grad, digits)]) if grad is not None else None,
                            **_optimizer_state(model, r.state.get(p.name), grad, lr, digits),
                            "grad": matrix_latex(grad, digits) if grad is not None else None,

@@ -10,8 +10,9 @@ import pytest
 from conftest import EXAMPLES
 from oracle import seed_epochs
 
-from symback.check.feedback import feedback_context, minus, number_text
+from symback.check.feedback import feedback_context, minus
 from symback.check.grade import Checker
+from symback.numeric.formatting import number_unicode as number_text
 from symback.report.render import render
 
 MISTAKES = EXAMPLES / "seed_mistakes.yaml"
