@@ -471,7 +471,8 @@ def _entries(count: int) -> str:
 # -- training -------------------------------------------------------------------------
 
 
-def _label(r, per_epoch: int) -> str:
+def step_label(r) -> str:
+    """An update step's heading: Epoch 2, or Epoch 2, sample 3."""
     return f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else "")
 
 
@@ -511,7 +512,7 @@ def epoch_tables(model, history, names, digits) -> list[dict]:
         loss = r.forward[model.loss.name]
         # the backward pass in the order it is computed: from the loss (δ = 1) back to the first quantity
         backward = [f for f in reversed(forward) if f["delta"] is not None]
-        out.append({"gap": None, "label": _label(r, history.steps_per_epoch), "epoch": r.epoch, "sample": r.sample,
+        out.append({"gap": None, "label": step_label(r), "epoch": r.epoch, "sample": r.sample,
                     "data": step_data(model, r, names, digits),
                     "new_page": (r.sample or 1) == 1,
                     "precision": r.precision, "params": params, "forward": forward, "backward": backward,

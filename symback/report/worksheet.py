@@ -197,13 +197,13 @@ def _boxes(shape, box: str, gap: str = "") -> str:
     rows, cols = shape
     if (rows, cols) == (1, 1):
         return box
-    if box == BOX_TEX and _wide(shape):
-        width = min(2.3, ((LINE_PT - 4 * (cols - 1)) / cols - BOX_FRAME_PT) / PT_PER_CM)
-        cells = (r" \\" + (f"[{gap}]" if gap else "") + " ").join(
-            " & ".join([rf"{box}[{width:.2f}cm]"] * cols) for _ in range(rows))
-        columns = r"@{\hspace{4pt}}".join(["c"] * cols)
-        return rf"\left(\begin{{array}}{{@{{}}{columns}@{{}}}} {cells} \end{{array}}\right)"
+    wide = box == BOX_TEX and _wide(shape)
+    if wide:
+        box = rf"{box}[{min(2.3, ((LINE_PT - 4 * (cols - 1)) / cols - BOX_FRAME_PT) / PT_PER_CM):.2f}cm]"
     body = (r" \\" + (f"[{gap}]" if gap else "") + " ").join(" & ".join([box] * cols) for _ in range(rows))
+    if wide:
+        columns = r"@{\hspace{4pt}}".join(["c"] * cols)
+        return rf"\left(\begin{{array}}{{@{{}}{columns}@{{}}}} {body} \end{{array}}\right)"
     return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
 
 
@@ -264,7 +264,7 @@ def _epoch_part(model, r, number: int, names, nodes, digits, rubric) -> dict:
         subparts.append({"number": f"{number}.{len(subparts) + 1}", "section": section, "title": title,
                          "rows": rows, "points": _points(total), "worth": _worth(total)})
     total = sum(float(s["points"]) for s in subparts)
-    return {"number": str(number), "title": f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else ""),
+    return {"number": str(number), "title": document.step_label(r),
             "epoch": r.epoch, "sample": r.sample, "subparts": subparts, "points": _points(total), "worth": _worth(total),
             "data": document.step_data(model, r, names, digits), "notes": list(r.notes)}
 
