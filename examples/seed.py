@@ -20,4 +20,5 @@ z = h @ w2.T + b2  # 1x1
 out = b3 + w3.T @ x + relu(z)
 loss = (out - 6) ** 2 / 2
 
-model = Model(loss, lr=0.1, epochs=3, relu_grad_at_zero=1, title="The seed exercise: a 2-3-1 tanh/relu network")
+model = Model(loss, lr=0.1, epochs=3, relu_grad_at_zero=1, title="The seed exercise: a 2-3-1 tanh/relu network",
+              notation={"u": "step"})  # a hand solution writes relu′ as u(·), the step function

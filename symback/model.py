@@ -42,6 +42,7 @@ class Model:
         digits: int = 4,
         title: str | None = None,
         name: str | None = None,
+        notation: dict[str, str] | None = None,
     ):
         if not isinstance(loss, Tensor):
             raise _located(ModelError, f"Model() needs the loss tensor first, not {type(loss).__name__}")
@@ -61,7 +62,27 @@ class Model:
             name_tensors({**frame.f_globals, **frame.f_locals})
         self._name_rest()
         self.frozen = self._frozen(frozen)
+        self.notation = self._notation(notation)
         self.warnings += [n.attrs["warning"] for n in self.nodes if n.attrs and n.attrs.get("warning")]
+
+    #: what a hand solution's own symbols may stand for, besides the model's names (`_notation`)
+    NOTATION_FUNCTIONS = ("step", "tanh", "sigmoid", "relu", "exp", "log", "softplus")
+
+    def _notation(self, notation) -> dict[str, str]:
+        """The ``notation=`` map of a LaTeX hand solution's symbols (``{"u": "step", "g": "tanh",
+        "\\hat{y}": "out"}``): each a name of the model or one of `NOTATION_FUNCTIONS`."""
+        if notation is None:
+            return {}
+        if not isinstance(notation, dict):
+            raise _located(ModelError, "notation= is a dict of symbol → name, e.g. {'u': 'step'}")
+        names = {n.name for n in self.nodes if n.name}
+        for symbol, meaning in notation.items():
+            if not isinstance(symbol, str) or not 0 < len(symbol) <= 40:
+                raise _located(ModelError, f"notation: {symbol!r} is not a symbol (text of 1 to 40 characters)")
+            if meaning not in names and meaning not in self.NOTATION_FUNCTIONS:
+                raise _located(ModelError, f"notation: {symbol!r} → {meaning!r} is neither a name of the model nor "
+                               f"one of the functions {', '.join(self.NOTATION_FUNCTIONS)}")
+        return dict(notation)
 
     # -- options -------------------------------------------------------------------
     def configure(self, **options) -> None:

@@ -13,6 +13,7 @@ once per model.
 from __future__ import annotations
 
 import random
+import re
 import time
 
 import mpmath
@@ -53,7 +54,8 @@ class FormulaJudge:
 
     def judge(self, f) -> Judged:
         expected = self.expected(f.name)
-        judged = Judged(None, None, "formulas", f.name, None, f.text, expected, "correct", f.text, f.line, f.column)
+        shown = f.source or f.text  # a LaTeX formula is shown as written; its translation is judged
+        judged = Judged(None, None, "formulas", f.name, None, shown, expected, "correct", shown, f.line, f.column)
         key = (f.name, f.text)
         if key not in self._memo:
             self._prepare()
@@ -64,6 +66,8 @@ class FormulaJudge:
             except Exception as e:  # noqa: BLE001 - one formula's failure is that formula's verdict, never the file's
                 self._memo[key] = ("error", f"could not be judged ({type(e).__name__}: {e})", None, None)
         judged.status, judged.reason, judged.diagnosis, judged.rule = self._memo[key]
+        if f.source and judged.reason:  # a position in the translation means nothing to the author
+            judged.reason = re.sub(r" at character [0-9]+", "", judged.reason)
         return judged
 
     def _prepare(self) -> None:

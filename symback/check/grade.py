@@ -15,10 +15,12 @@ step written — every written value at any step is judged — and returns a `Fi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..errors import SolutionError, SymbackError
 from ..numeric.formatting import number
+from . import mistakes
 from .arith import parse_value
 from .claims import Claim, Grading
 from .dataflow import entry_dependencies
@@ -26,7 +28,7 @@ from .diagnose import Catalogue
 from .equivalence import FormulaJudge
 from .judge import Entry, Judged, Marking
 from .replay import AuthorWorld, Quantities, Truth, exact_constants, mp_number
-from .solution import Solution, load_solution
+from .solution import ShapeClaim, Solution, load_solution
 
 #: the statuses, in the order counts are shown
 STATUSES = ("correct", "imprecise", "carried", "wrong", "error")
@@ -88,8 +90,9 @@ class FileResult:
 class Checker:
     """Everything about one model that grading many solutions shares."""
 
-    def __init__(self, model, grading: Grading | None = None):
+    def __init__(self, model, grading: Grading | None = None, *, decimal_separator: str = "."):
         self.model = model
+        self.decimal_separator = decimal_separator  # of LaTeX/Markdown solutions (check/latex.py)
         self.grading = grading or Grading()
         self.quantities = Quantities(model, model._derivation)
         self.truth = Truth(model)
@@ -113,7 +116,7 @@ class Checker:
     def check_file(self, path) -> FileResult:
         """Grade one file; a file that cannot be read is an ``error`` verdict, not an exception."""
         try:
-            solution = load_solution(path, self.model)
+            solution = load_solution(path, self.model, decimal_separator=self.decimal_separator)
         except SymbackError as e:
             return FileResult(str(path), "error", error=str(e))
         return self.check(solution)
@@ -135,6 +138,7 @@ class Checker:
             entries.setdefault((k, key), {})[item.index] = Entry(k, key, item.index, claim, item)
         judged = self._replay(entries, unreadable)
         judged += [self.formulas.judge(f) for f in solution.formulas]
+        judged += [_shape_claim(c) for c in solution.shapes]
         file_errors = [j for j in unreadable if j.k is None]
         items = file_errors + judged
         if not items:
@@ -196,6 +200,38 @@ class Checker:
             return deps[tuple(index)]
         shapes = self.quantities.shapes
         return [(k, (i, j)) for k in formula.inputs for i in range(shapes[k][0]) for j in range(shapes[k][1])]
+
+
+#: the rule of an item that judges a shape written under a part of a LaTeX formula (an underbrace)
+SHAPE_RULE = "shape annotation"
+
+
+def _shape_claim(c: ShapeClaim) -> Judged:
+    """A shape written under a part of a formula, judged against the shape that part has: a part with
+    several entries marked 1×1 is the classic collapsed elementwise factor (1 − tanh² as one number)."""
+    claimed, actual = (f"{a}×{b}" for a, b in (c.claimed, c.actual))
+    part = _plain_latex(c.text)
+    judged = Judged(None, None, "formulas", c.name, None, claimed, actual, "correct", c.text, c.line, c.column,
+                    rule=SHAPE_RULE, reason=f"{part} is {actual}", shape=c.actual)
+    if c.claimed != c.actual:
+        judged.status = "wrong"
+        judged.reason = f"{part} is marked {claimed}, but it is {actual}"
+        if c.claimed == (1, 1):
+            code, detail = "collapsed-elementwise", f"{part} ({actual})"
+        else:
+            code, detail = "wrong-shape", f"{part} is {actual}, not {claimed}"
+        judged.diagnosis = {"code": code, "detail": detail, "message": mistakes.message(code, detail)}
+    return judged
+
+
+def _plain_latex(text: str) -> str:
+    """An underbraced part as a short line of text: ``\\underbrace{(1 - \\tanh(u)^2)}`` → ``(1 - tanh(u)^2)``."""
+    text = re.sub(r"\\(underbrace|overbrace)\s*", "", text)
+    text = re.sub(r"\\(left|right|[,;:!]|big|Big)", "", text)
+    text = re.sub(r"\\(text|mathrm|operatorname|mathit|mathbf)\s*\{([^{}]*)\}", r"\2", text)
+    text = re.sub(r"\\([A-Za-z]+)", r"\1", text)
+    text = re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _unreadable(e: SolutionError) -> Judged:

@@ -72,6 +72,8 @@ class Judged:
 
     def label(self) -> str:
         if self.section == "formulas":
+            if self.rule == "shape annotation":  # grade.SHAPE_RULE: a shape under a part of the formula
+                return f"shape in ∂L/∂{self.name}"
             return f"formula ∂L/∂{self.name}"
         if self.epoch is None:
             return "the file"

@@ -43,6 +43,7 @@ MESSAGES = {
     "collapsed-elementwise": ("{detail} is elementwise: each entry has its own factor; it was computed as one "
                               "number (a sum or dot product) instead."),
     "missing-transpose": "a transpose is missing (or extra): {detail}.",
+    "wrong-shape": "the shape written under a part of the formula is not its shape: {detail}.",
     "missing-half": "a factor 2 is missing or extra: the derivative of a square is 2(·), and a ½ in the loss "
                     "cancels it.",
     "missing-batch-factor": "the 1/N of the mean over the batch ({detail}) is missing or extra.",
@@ -69,6 +70,7 @@ TITLES = {
     "relu-convention": "another convention for relu′(0)",
     "collapsed-elementwise": "an elementwise product taken as one number",
     "missing-transpose": "a transpose missing or extra",
+    "wrong-shape": "a shape written wrong",
     "missing-half": "a factor 2 missing or extra",
     "missing-batch-factor": "the batch's 1/N missing or extra",
     "update-sign": "an update in the wrong direction",
@@ -94,6 +96,7 @@ EXAMPLES = {
     "relu-convention": {"detail": "0", "expected": "1"},
     "collapsed-elementwise": {"detail": "1 − h⊙h"},
     "missing-transpose": {"detail": "w2ᵀ was written w2"},
+    "wrong-shape": {"detail": "x w_2 is 2×3, not 1×3"},
     "missing-batch-factor": {"detail": "N = 4"},
     "learning-rate": {"detail": "η = 1", "expected": "0.1"},
     "update-other-parameter": {"detail": "the update of a started from b: a ← b − η ∂L/∂a"},

@@ -74,6 +74,8 @@ class Rubric:
         """(score, maximum) of one graded file."""
         status = {}
         for j in result.items:
+            if j.rule == "shape annotation":  # a shape under part of a formula: the formula has the points
+                continue
             index = tuple(j.index) if j.index is not None else None
             status[(j.epoch, j.sample, j.section, j.name, index)] = j.status
         total = maximum = 0.0
@@ -88,7 +90,7 @@ class Rubric:
     def unanswered(self, result, asked: list[tuple]) -> int:
         """How many of the values the rubric asks for (formulas included) the file left empty or out."""
         written = {(j.epoch, j.sample, j.section, j.name, tuple(j.index) if j.index is not None else None)
-                   for j in result.items}
+                   for j in result.items if j.rule != "shape annotation"}
         return sum(1 for key in asked if key not in written)
 
 

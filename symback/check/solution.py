@@ -77,7 +77,21 @@ class Formula:
     """A gradient formula written for a trainable parameter, as text."""
 
     name: str
-    text: str
+    text: str  # in the checker's formula language (a LaTeX formula is translated by check/latex.py)
+    line: int
+    column: int
+    source: str | None = None  # the LaTeX as written, for a formula read from LaTeX
+
+
+@dataclass(frozen=True)
+class ShapeClaim:
+    """A shape written under a part of a LaTeX formula (``\\underbrace{…}_{(1 \\times 3)}``) and the
+    shape that part really has; ``name`` is the parameter whose gradient the formula is."""
+
+    name: str
+    text: str  # the annotated part as written
+    claimed: tuple[int, int]
+    actual: tuple[int, int]
     line: int
     column: int
 
@@ -89,6 +103,7 @@ class Solution:
     file: str
     items: list[Item] = field(default_factory=list)
     formulas: list[Formula] = field(default_factory=list)
+    shapes: list[ShapeClaim] = field(default_factory=list)  # LaTeX only: the underbraces' shapes
     errors: list[SolutionError] = field(default_factory=list)  # parts that cannot be read; the rest is graded
 
 
@@ -104,8 +119,16 @@ def _linked_folder(path) -> str | None:
     return None
 
 
-def load_solution(path: str | os.PathLike, model: Model) -> Solution:
-    """Read the solution file at ``path`` for ``model``; any problem is one `SolutionError`."""
+#: file suffixes read as LaTeX math in Markdown or in a LaTeX document (`symback.check.latex`)
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+LATEX_SUFFIXES = (".tex",)
+
+
+def load_solution(path: str | os.PathLike, model: Model, *, decimal_separator: str = ".") -> Solution:
+    """Read the solution file at ``path`` for ``model``; any problem is one `SolutionError`.
+
+    ``.md``/``.markdown`` and ``.tex`` files are hand solutions in LaTeX (`symback.check.latex`,
+    where ``decimal_separator`` applies); any other file is YAML."""
     shown = str(path)
     too_big = f"the file is larger than {MAX_BYTES:,} bytes; a solution file is a few kB"
     try:
@@ -134,6 +157,12 @@ def load_solution(path: str | os.PathLike, model: Model) -> Solution:
         line_start = raw.rfind(b"\n", 0, e.start) + 1
         raise SolutionError(f"the file is not UTF-8 text (byte 0x{raw[e.start]:02x})", file=shown,
                             line=raw.count(b"\n", 0, e.start) + 1, column=e.start - line_start + 1) from None
+    suffix = os.path.splitext(shown)[1].lower()
+    if suffix in MARKDOWN_SUFFIXES + LATEX_SUFFIXES:
+        from .latex import parse_latex_solution  # lark's grammar is built only for LaTeX solutions
+
+        return parse_latex_solution(text, model, file=shown, decimal_separator=decimal_separator,
+                                    markdown=suffix in MARKDOWN_SUFFIXES)
     return parse_solution(text, model, file=shown)
 
 

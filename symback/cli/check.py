@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from ..check.latex import SEPARATORS
 from ..errors import OptionError, SymbackError
 from ..files import Staging
 from ..loader import load
@@ -50,7 +51,9 @@ class _Run:
 
 def check(
     model_file: Annotated[Path, typer.Argument(help="The model file (Python) the solutions answer.")],
-    solutions: Annotated[list[Path], typer.Argument(help="Solution files (YAML); many files grade in parallel.")],
+    solutions: Annotated[list[Path], typer.Argument(
+        help="Solution files: YAML, or LaTeX math in Markdown (.md) or LaTeX (.tex) as written by hand; "
+             "many files grade in parallel.")],
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",  # noqa: A002
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every value, not only the mistakes.")] = False,
     min_digits: Annotated[int | None, typer.Option(
@@ -77,6 +80,9 @@ def check(
     templates: Annotated[
         Path | None, typer.Option(help="Folder of your own templates (markdown/, latex/), searched first.")
     ] = None,
+    decimal_separator: Annotated[str, typer.Option(
+        help="The decimal mark of .md/.tex solutions besides '.' and '٫': ',' or '/' (0/253 is 0.253, as in "
+             "Persian hand-written exercises).")] = ".",
 ) -> None:
     """Check hand-written solutions: every value judged, errors carried forward, every mistake named.
 
@@ -116,10 +122,12 @@ def check(
             raise OptionError(f"{name} must be a number ≥ 0, not {value}")
     if min_digits is not None and (rtol is not None or atol is not None):
         raise OptionError("--min-digits grades by the written digits; --rtol/--atol by a tolerance: choose one")
+    if decimal_separator not in SEPARATORS:
+        raise OptionError(f"--decimal-separator must be one of {' '.join(SEPARATORS)}, not {decimal_separator!r}")
     _check_outputs(junit, gradebook, feedback, templates)
     model = load(model_file, model=model_name)
     points = load_rubric(rubric, model)
-    checker = Checker(model, Grading(min_digits, rtol, atol))
+    checker = Checker(model, Grading(min_digits, rtol, atol), decimal_separator=decimal_separator)
     paths = sorted(dict.fromkeys(str(p) for p in solutions))  # the same report whatever the order given
     names = feedback_names(paths) if feedback is not None else {}
     asked = points.asked(checker) if gradebook is not None or (feedback is not None and rubric is not None) else []
