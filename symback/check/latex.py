@@ -218,6 +218,25 @@ def _rows(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return rows
 
 
+def _unaligned(text: str, start: int, end: int) -> str:
+    """``text`` with the alignment marks ``&`` of ``text[start:end]`` blanked, except in matrices
+    (where they separate columns)."""
+    chars, env, i = list(text), 0, start
+    while i < end:
+        if text[i] == "\\":
+            m = _OPAQUE_ENVIRONMENTS.match(text, i)
+            if m:
+                env += 1 if m.group(1) == "begin" else -1
+                i = m.end()
+                continue
+            i += 2
+            continue
+        if text[i] == "&" and env <= 0:
+            chars[i] = " "
+        i += 1
+    return "".join(chars)
+
+
 def _split(text: str, start: int, end: int, pattern: re.Pattern, brackets: str = "{([") -> list[tuple[int, int, str]]:
     """(start, end, separator) of the parts of ``text[start:end]`` between top-level matches of
     ``pattern`` (the separator is what ended the part; '' for the last)."""
@@ -380,7 +399,7 @@ class _Reader:
 
     # -- structure
     def region(self, start: int, end: int) -> None:
-        text = _masked(self.text[:end], _LAYOUT.pattern)  # \begin{aligned}, \label{…}: layout only
+        text = _unaligned(_masked(self.text[:end], _LAYOUT.pattern), start, end)  # layout only
         chain: list[tuple[int, int]] | None = None
         for row_start, row_end in _rows(text, start, end):
             statements = _split(text, row_start, row_end, _BREAK)
