@@ -123,6 +123,8 @@ class _NotAClaimError(Exception):
 
 
 class _UnreadableError(Exception):
+    """A part that cannot be read; ``pos`` is its offset in the file."""
+
     def __init__(self, message: str, pos: int | None = None):
         super().__init__(message)
         self.message, self.pos = message, pos
@@ -399,9 +401,11 @@ class _Reader:
 
     # -- structure
     def region(self, start: int, end: int) -> None:
-        text = _unaligned(_masked(self.text[:end], _LAYOUT.pattern), start, end)  # layout only
+        # the block alone (offsets in it + self.base are the file's), its layout blanked
+        self.base = start
+        text = _unaligned(_masked(self.text[start:end], _LAYOUT.pattern), 0, end - start)
         chain: list[tuple[int, int]] | None = None
-        for row_start, row_end in _rows(text, start, end):
+        for row_start, row_end in _rows(text, 0, end - start):
             statements = _split(text, row_start, row_end, _BREAK)
             for number, (s, e, _) in enumerate(statements):
                 sides = [(a, b) for a, b, _ in _split(text, s, e, _RELATION)]
@@ -424,19 +428,19 @@ class _Reader:
         """One side of a relation as a tree; positions in it map to the file through the offsets."""
         side = text[start:end]
         if len(side) > MAX_SIDE:
-            raise _UnreadableError(f"more than {MAX_SIDE:,} characters between two = signs", start)
+            raise _UnreadableError(f"more than {MAX_SIDE:,} characters between two = signs", self.base + start)
         if _nesting(side) > MAX_NESTING:
-            raise _UnreadableError(f"brackets nested more than {MAX_NESTING} deep", start)
+            raise _UnreadableError(f"brackets nested more than {MAX_NESTING} deep", self.base + start)
         braced, back = _braced_scripts(side)
         try:
             tree = _parser().parse(braced)
         except LarkError as e:
             pos = getattr(e, "pos_in_stream", None)
-            at = start + back[min(pos, len(back) - 1)] if isinstance(pos, int) else start
+            at = self.base + start + (back[min(pos, len(back) - 1)] if isinstance(pos, int) else 0)
             shown = getattr(e, "token", None) or getattr(e, "char", None)
             what = f"unexpected {str(shown)[:20]!r}" if shown else "cannot be read"
             raise _UnreadableError(f"cannot read this math ({what})", at) from None
-        return tree, [start + b for b in back]
+        return tree, [self.base + start + b for b in back]
 
     def chain(self, text: str, sides: list[tuple[int, int]]) -> None:
         (s0, e0), rest = sides[0], [side for side in sides[1:] if text[side[0]:side[1]].strip()]
@@ -450,14 +454,13 @@ class _Reader:
             return  # the left side is not one of the model's quantities: prose-like math, not a claim
         if target is None or target.section == "given":
             return
-        first = self.offset_of(text, s0, e0)
         for number, (s, e) in enumerate(rest):
             last = number == len(rest) - 1
             try:
                 tree, back = self.parse(text, s, e)
             except _UnreadableError as u:
                 if last and target.section != "formulas":
-                    self.solution.errors.append(self.error(u.message, u.pos if u.pos is not None else s, target))
+                    self.solution.errors.append(self.error(u.message, u.pos, target))
                 continue
             self.side = _Side(self.text, back)
             translator = _Translator(self, self.side, target)
@@ -466,23 +469,22 @@ class _Reader:
                 if symbolic:
                     formula, _shape = translator.formula(tree)
                     if target.section == "formulas":
-                        self.solution.formulas.append(Formula(target.name, formula, *self.where(s + _lead(text, s)),
+                        self.solution.formulas.append(Formula(target.name, formula, *self.where(self.base + s + _lead(text, s)),
                                                               source=" ".join(text[s:e].split())))
                 elif target.section != "formulas" and last:
-                    self.values(target, translator, tree, s, first)
+                    self.values(target, translator, tree, self.base + s)
                 elif target.section == "formulas" and last:
                     raise _UnreadableError(f"which epoch is this value of ∂L/∂{target.name}? write "
-                                      f"\\frac{{\\partial L}}{{\\partial {target.name}^{{1}}}} for epoch 1", s)
+                                           f"\\frac{{\\partial L}}{{\\partial {target.name}^{{1}}}} for epoch 1",
+                                           self.base + s)
             except _NotAClaimError:
                 pass
             except _UnreadableError as u:
                 if symbolic and target.section != "formulas":
                     continue  # working in the symbols of one epoch (w_3^1 - \alpha …): not a claim
-                self.solution.errors.append(self.error(u.message, u.pos if u.pos is not None else s, target))
+                self.solution.errors.append(self.error(u.message, u.pos if u.pos is not None else self.base + s,
+                                                       target))
             self.solution.shapes.extend(translator.claims)
-
-    def offset_of(self, text: str, start: int, end: int) -> int:
-        return start + _lead(text, start)
 
     # -- what the left side claims
     def target(self, tree: Tree) -> Target | None:
@@ -605,7 +607,8 @@ class _Reader:
         return self.error(f"{written[:40]!r} with an epoch is not a quantity of the model{hint}", self.tree_offset(tree))
 
     # -- values
-    def values(self, target: Target, translator: _Translator, tree: Tree, start: int, lhs: int) -> None:
+    def values(self, target: Target, translator: _Translator, tree: Tree, start: int) -> None:
+        """The entries of a claimed value (``start``: its offset in the file), checked against the shape."""
         rows, cols = self.shapes[target.name]
         cells = translator.value(tree)
         written = (len(cells), len(cells[0]) if cells else 0)
