@@ -73,8 +73,39 @@ def load(path: str | Path, model: str | None = None) -> Model:
     if chosen.name is None:
         chosen.name = path.stem
     chosen.source_path = path
+    _notation_beside(chosen, path)
     _warn_unused(chosen, scope)
     return chosen
+
+
+#: the largest notation file read beside a model: a few lines of ``symbol: name``
+_NOTATION_BYTES = 20_000
+
+
+def _notation_beside(model: Model, path: Path) -> None:
+    """``<model>.notation.yaml`` beside the model file adds to its ``notation=`` (a course keeps its
+    symbols apart from the model): a mapping, or ``notation:`` holding one, of symbol → name."""
+    import yaml
+
+    beside = path.with_name(path.stem + ".notation.yaml")
+    if not beside.is_file():
+        return
+    shown = str(beside)
+    try:
+        raw = beside.read_bytes()[:_NOTATION_BYTES + 1]
+        if len(raw) > _NOTATION_BYTES:
+            raise ModelError(f"the notation file is larger than {_NOTATION_BYTES:,} bytes", file=shown)
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ModelError(f"cannot read the notation file: {str(e).splitlines()[0]}", file=shown) from None
+    if isinstance(data, dict) and set(data) == {"notation"}:
+        data = data["notation"]
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ModelError("a notation file maps symbols to names, e.g. `u: step` or `\\hat{y}: out`", file=shown)
+    try:
+        model.notation = {**model._notation(data), **model.notation}  # the model file's own map comes first
+    except ModelError as e:
+        raise ModelError(e.message, file=shown) from None
 
 
 class Bindings(dict):
