@@ -15,6 +15,10 @@ Numbers symback prints carry a real minus (U+2212 in Markdown, math in TeX) and 
 than ``e-07``.  What the student wrote is data: every field holding it is plain text here and
 escaped by the templates' ``code``/``tex_code`` filters; only LaTeX made here from the model
 (its names and derived gradients) and from numbers is passed on as LaTeX (the ``*_tex`` keys).
+
+Sentences are in the language of the report being made (`symback.i18n`); a catalogued mistake's
+title and message come from the catalogue's translation (a message that quotes the expected value is
+kept as the grader wrote it: the value is not kept apart from it).
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..i18n import N_, _, ngettext, num
+from ..i18n import formula as catalogue_sentence
 from ..numeric.formatting import number, number_latex, number_unicode
 from ..numeric.printing import latex, latex_name, latex_names
 from .grade import FileResult, note
 from .judge import Judged
-from .mistakes import TITLES
+from .mistakes import MESSAGES, TITLES
 
 #: a tensor block this long may be split over pages; a shorter one is kept on one page
 KEEP_ROWS = 20
@@ -37,7 +43,9 @@ EXTRA_DIGITS = 2
 
 #: a hyphen-minus that is a number's sign in symback's own sentences (not inside a word or a range)
 _SIGN = re.compile(r"(?<![\w.)\]])-(?=\.?\d)")
-_SECTION_WORDS = {"forward": "forward values", "deltas": "δ", "grads": "gradients", "updated": "updates"}
+#: the verdicts as a report writes them (the templates translate ``status``)
+STATUS_WORDS = (N_("correct"), N_("carried"), N_("imprecise"), N_("wrong"), N_("error"))
+_SECTION_WORDS = {"forward": N_("forward values"), "deltas": "δ", "grads": N_("gradients"), "updated": N_("updates")}
 
 
 def minus(text: str) -> str:
@@ -55,7 +63,7 @@ def feedback_context(result: FileResult, model, score: tuple[float, ...] | None 
     groups = result.mistake_groups()
     number_of = {id(j): n for n, group in enumerate(groups, 1) for j in group}
     first = result.first_mistake
-    title = model.title or f"Backpropagation: {model.name}"
+    title = model.title or _("Backpropagation: %(name)s", name=model.name)
     carried = result.counts["carried"]
     return {
         # the document (document.tex.j2 sets ``title``)
@@ -121,25 +129,34 @@ class _View:
         return {"grads": f"∂L/∂{j.name}", "deltas": f"δ_{j.name}"}.get(j.section, j.name)
 
     def step(self, j: Judged) -> str:
-        return f"epoch {j.epoch}" + (f", sample {j.sample}" if j.sample else "")
+        if j.sample:
+            return _("epoch %(epoch)s, sample %(sample)s", epoch=num(j.epoch), sample=num(j.sample))
+        return _("epoch %(epoch)s", epoch=num(j.epoch))
 
     def place(self, j: Judged) -> str:
         """Where an item is, for a sentence: ``epoch 1, ∂L/∂w1[1, 1]``; ``the formula for ∂L/∂w1``."""
         if j.section == "formulas":
-            return f"the formula for ∂L/∂{j.name}"
+            return _("the formula for %(gradient)s", gradient=f"∂L/∂{j.name}")
         if j.epoch is None:
-            return "the file"
+            return _("the file")
         if j.index is None:
-            return f"{self.step(j)}, {_SECTION_WORDS.get(j.section, j.section)} of {j.name}"
-        return f"{self.step(j)}, {self.entry(j)}" + (" after the update" if j.section == "updated" else "")
+            what = _SECTION_WORDS.get(j.section, j.section)
+            return _("%(step)s, %(what)s of %(name)s", step=self.step(j), what=_(what), name=j.name)
+        if j.section == "updated":
+            return _("%(step)s, %(entry)s after the update", step=self.step(j), entry=self.entry(j))
+        return f"{self.step(j)}, {self.entry(j)}"
 
     def place_tex(self, j: Judged) -> str:
-        """`place` as LaTeX (text with the entry in math); "" where `place` is plain text."""
+        """`place` as LaTeX (text with the entry in math); "" where `place` is plain text.  Its words are
+        symback's own (the catalog's, the step's), which need no escaping."""
         if j.section == "formulas":
-            return rf"the formula for $\partial L/\partial {{{self.names.get(j.name) or latex_name(j.name)}}}$"
+            return _("the formula for %(gradient)s",
+                     gradient=rf"$\partial L/\partial {{{self.names.get(j.name) or latex_name(j.name)}}}$")
         if j.epoch is None or j.index is None:
             return ""  # the template writes `place` as text
-        return rf"{self.step(j)}, ${self.entry_tex(j)}$" + (" after the update" if j.section == "updated" else "")
+        if j.section == "updated":
+            return _("%(step)s, %(entry)s after the update", step=self.step(j), entry=f"${self.entry_tex(j)}$")
+        return rf"{self.step(j)}, ${self.entry_tex(j)}$"
 
     def tensor_title(self, section: str, name: str) -> tuple[str, str]:
         """A tensor block's heading, as text and as LaTeX."""
@@ -148,7 +165,7 @@ class _View:
             "forward": (f"{name}", f"${tex}$"),
             "deltas": (f"δ_{name}", rf"$\delta_{{{tex}}}$"),
             "grads": (f"∂L/∂{name}", rf"$\partial L/\partial {{{tex}}}$"),
-            "updated": (f"{name} after the update", rf"${tex}$ after the update"),
+            "updated": (_("%(name)s after the update", name=name), _("%(name)s after the update", name=f"${tex}$")),
         }.get(section, (name, f"${tex}$"))
 
     # -- numbers -------------------------------------------------------------------------------
@@ -169,13 +186,13 @@ class _View:
             "number": n, "where": self.place(j), "where_tex": self.place_tex(j), "line": j.line,
             "formula": j.section == "formulas", "text": j.text, "value": value, "value_tex": value_tex,
             "gradient_tex": self.gradient_tex(j.name) if j.section == "formulas" else "",
-            "more": f"and {more} more entr{'y' if more == 1 else 'ies'} of {self.whole(j)}" if more else "",
-            "more_tex": rf"and {more} more entr{'y' if more == 1 else 'ies'} of {self.tensor_title(j.section, j.name)[1]}"
-            if more and j.section in ("grads", "deltas") else "",
-            "cause": TITLES.get(code, code) if code else "cause unknown",
+            "more": _more(more, self.whole(j)) if more else "",
+            "more_tex": _more(more, self.tensor_title(j.section, j.name)[1]) if more and j.section in ("grads", "deltas")
+            else "",
+            "cause": _title(code) if code else _("cause unknown"),
             "code": code or "",
-            "explanation": _sentence(j.diagnosis["message"] if j.diagnosis else j.reason or "no catalogued mistake "
-                                     "gives this value"),
+            "explanation": _sentence(_message(j.diagnosis) if j.diagnosis else j.reason or _("no catalogued mistake "
+                                                                                              "gives this value")),
             # a formula's difference (where it differs) beside its diagnosis
             "detail": _sentence(j.reason) if j.diagnosis and j.reason and j.section == "formulas" else "",
         }
@@ -218,9 +235,9 @@ class _View:
         """The note of one row: what is particular to it (the summary says the rest)."""
         if j.status == "wrong" and mistake is not None and j.diagnosis:
             code = j.diagnosis["code"]
-            return f"mistake {mistake}: {TITLES.get(code, code)}"
+            return _("mistake %(n)s: %(cause)s", n=num(mistake), cause=_title(code))
         if j.status == "wrong" and mistake is not None:
-            return f"mistake {mistake}: cause unknown"
+            return _("mistake %(n)s: %(cause)s", n=num(mistake), cause=_("cause unknown"))
         if j.status == "carried" and not j.reason:
             return ""  # the summary's one sentence: everything after the first mistake follows from your values
         if j.status == "error":
@@ -245,6 +262,24 @@ class _View:
         if not body or len(body) > FORMULA_CHARS:
             body = latex(g.formula, self.names)
         return rf"\frac{{\partial L}}{{\partial {tex}}} = {body}"
+
+
+def _more(count: int, what: str) -> str:
+    return ngettext("and %(num)s more entry of %(what)s", "and %(num)s more entries of %(what)s", count, what=what)
+
+
+def _title(code: str) -> str:
+    """The catalogue's name for a mistake, in the report's language."""
+    return catalogue_sentence(TITLES[code]) if code in TITLES else code
+
+
+def _message(diagnosis: dict) -> str:
+    """A diagnosis's sentence in the report's language: the catalogue's message translated and filled with
+    the diagnosis's detail; as the grader wrote it when the message quotes a value not kept apart from it."""
+    template = MESSAGES.get(diagnosis.get("code"))
+    if template is None or "{expected}" in template or "detail" not in diagnosis:
+        return diagnosis["message"]
+    return catalogue_sentence(template).format(detail=diagnosis["detail"])
 
 
 def _sentence(text: str) -> str:

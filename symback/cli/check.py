@@ -26,8 +26,10 @@ from rich.text import Text
 from ..check.latex import SEPARATORS
 from ..errors import OptionError, SymbackError
 from ..files import Staging
+from ..i18n import ENGLISH, Language, using
 from ..loader import load
 from ..printable import UNSEEN
+from .options import DigitsStyle, Lang, language
 
 if TYPE_CHECKING:
     from ..check.grade import Checker
@@ -43,10 +45,11 @@ class _Run:
     """What a worker needs: the checker, and what to make of each result besides the verdict."""
 
     def __init__(self, checker: Checker, want_json: bool, feedback: Path | None, names: dict, pdf: bool,
-                 templates: Path | None, scoring: tuple | None = None):
+                 templates: Path | None, scoring: tuple | None = None, language: Language = ENGLISH):
         self.checker, self.want_json = checker, want_json
         self.feedback, self.names, self.pdf, self.templates = feedback, names, pdf, templates
         self.scoring = scoring  # (rubric, what it asks) when the course gave one: the feedback shows the score
+        self.language = language  # of the feedback reports
 
 
 def check(
@@ -83,6 +86,8 @@ def check(
     decimal_separator: Annotated[str, typer.Option(
         help="The decimal mark of .md/.tex solutions besides '.' and '٫': ',' or '/' (0/253 is 0.253, as in "
              "Persian hand-written exercises).")] = ".",
+    lang: Lang = "en",
+    digits_style: DigitsStyle = "latin",
 ) -> None:
     """Check hand-written solutions: every value judged, errors carried forward, every mistake named.
 
@@ -124,6 +129,7 @@ def check(
         raise OptionError("--min-digits grades by the written digits; --rtol/--atol by a tolerance: choose one")
     if decimal_separator not in SEPARATORS:
         raise OptionError(f"--decimal-separator must be one of {' '.join(SEPARATORS)}, not {decimal_separator!r}")
+    documents = language(lang, digits_style)
     _check_outputs(junit, gradebook, feedback, templates)
     model = load(model_file, model=model_name)
     points = load_rubric(rubric, model)
@@ -132,7 +138,7 @@ def check(
     names = feedback_names(paths) if feedback is not None else {}
     asked = points.asked(checker) if gradebook is not None or (feedback is not None and rubric is not None) else []
     scoring = (points, asked) if rubric is not None else None
-    _run = _Run(checker, format == "json", feedback, names, pdf, templates, scoring)
+    _run = _Run(checker, format == "json", feedback, names, pdf, templates, scoring, documents)
     # grading makes many small objects: collect them less often, and never walk the model's own
     # (SymPy's caches, the compiled program) — a quarter of a class's time otherwise
     gc.freeze()
@@ -296,14 +302,15 @@ def _feedback(result, run: _Run) -> None:
     if run.scoring is not None:
         rubric, asked = run.scoring
         score = (*rubric.score(result, asked), rubric.unanswered(result, asked))
-    context = feedback_context(result, run.checker.model, score, run.checker.quantities.order)
     files: dict[str, str | bytes] = {}
     try:
-        files[f"{stem}.md"] = exporters.markdown_files("feedback", context, run.templates)["feedback.md"]
+        with using(run.language):
+            context = feedback_context(result, run.checker.model, score, run.checker.quantities.order)
+            files[f"{stem}.md"] = exporters.markdown_files("feedback", context, run.templates)["feedback.md"]
+            tex = exporters.latex_file("feedback", context, run.templates)["feedback.tex"] if run.pdf else None
         if run.pdf:
-            tex = exporters.latex_file("feedback", context, run.templates)["feedback.tex"]
             files[f"{stem}.tex"] = tex
-            files[f"{stem}.pdf"] = exporters.pdf_file("feedback", tex)["feedback.pdf"]
+            files[f"{stem}.pdf"] = exporters.pdf_file("feedback", tex, rtl=run.language.rtl)["feedback.pdf"]
     except SymbackError as e:  # this student's feedback alone: the others are still written
         result.feedback_error = f"feedback for {result.file}: {e}"
     result.feedback = files

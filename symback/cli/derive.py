@@ -10,14 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import OptionError, SymbackError
+from ..i18n import using
 from ..limits import LR_RANGE, MAX_EPOCHS, size_rule
 from ..loader import load
 from ..numeric.printing import text
 from ..report import document, exporters
 from ..report import result as result_json
-from ..report.pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
+from ..report.pdf import DEFAULT_ENGINE, INSTALL_HINT, RTL_INSTALL_HINT, check_engine
 from ..resources import seed_example
-from .options import override
+from .options import DigitsStyle, Lang, language, override
 from .progress import Stages
 
 console = Console(highlight=False)
@@ -50,6 +51,8 @@ def derive(
     templates: Annotated[
         Path | None, typer.Option(help="Folder of your own templates (markdown/, latex/), searched first.")
     ] = None,
+    lang: Lang = "en",
+    digits_style: DigitsStyle = "latin",
 ) -> None:
     """Derive every gradient step by step, verify it three ways, train, and write the reports.
 
@@ -61,13 +64,13 @@ def derive(
     """
     if format not in ("text", "json"):
         raise OptionError(f"--format must be text or json, not {format!r}")
+    documents = language(lang, digits_style)
     path = model_file or seed_example()
     model = load(path, model=model_name)
     override(model, epochs=epochs, lr=lr, digits=digits, relu_grad_at_zero=relu_grad_at_zero)
 
-    if tex_engine not in ENGINES:
-        raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {tex_engine!r}")
-    make_pdf = exporters.pdf_wanted(pdf, tex_engine)
+    check_engine(tex_engine, documents.rtl)
+    make_pdf = exporters.pdf_wanted(pdf, tex_engine, documents.rtl)
     folder = out or Path("reports") / model.name
     with Stages(console, enabled=format == "text") as stages:
         with stages.stage("deriving"):
@@ -78,14 +81,15 @@ def derive(
             history = model.train(progress=tick)
         with stages.stage("writing the reports"):
             result = result_json.build(model, verification, history)
-            context = document.build(model, verification, history)
             files = {"result.json": result_json.dumps(result)}
-            files.update(exporters.markdown_files("derivation", context, templates))
-            files.update(exporters.latex_file("derivation", context, templates))
+            with using(documents):
+                context = document.build(model, verification, history)
+                files.update(exporters.markdown_files("derivation", context, templates))
+                files.update(exporters.latex_file("derivation", context, templates))
         if make_pdf:
             try:
                 with stages.stage(f"typesetting the PDF ({tex_engine})"):
-                    files.update(exporters.pdf_file("derivation", files["derivation.tex"], tex_engine))
+                    files.update(exporters.pdf_file("derivation", files["derivation.tex"], tex_engine, documents.rtl))
             except SymbackError:
                 exporters.write_files(folder, files)  # the .tex and .md are still written
                 raise
@@ -97,7 +101,7 @@ def derive(
         _summary(model, result, verification, history)
         console.print(f"wrote {', '.join(str(p) for p in written)}")
         if not make_pdf:
-            console.print(f"PDF skipped ({'--no-pdf' if pdf is False else INSTALL_HINT})")
+            console.print(f"PDF skipped ({'--no-pdf' if pdf is False else RTL_INSTALL_HINT if documents.rtl else INSTALL_HINT})")
     if not verification.ok:
         for line in verification.failures():
             typer.echo(f"verification failed: {line}", err=True)

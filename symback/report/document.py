@@ -4,7 +4,8 @@
 plain values — strings, numbers, lists — in the order of SPEC §3: model, graph, derivation,
 verification, training, loss curve.  Mathematics is LaTeX (GitHub's Markdown renders the
 same LaTeX, so both formats share it); sentences are plain Unicode text, escaped by each
-format's filters.  Nothing here knows about a file format.
+format's filters.  Nothing here knows about a file format.  Sentences are in the language of
+the document being made (`symback.i18n`: ``with using(Language("fa")): build(...)``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sympy as sp
 
 from ..engine.derive import tidy
 from ..engine.explicit import entry_size, explicit
+from ..i18n import N_, _, ngettext, num
+from ..i18n import formula as rule_sentence
 from ..numeric.formatting import (
     entry_latex,
     entry_text,
@@ -57,7 +60,7 @@ def build(model, verification, history) -> dict:
     first = history.steps[0] if history.steps else None
     return {
         "name": model.name,
-        "title": model.title or f"Backpropagation: {model.name}",
+        "title": model.title or default_title(model),
         "digits": digits,
         "entry_chars": ENTRY_CHARS,
         "table_rows": TABLE_ROWS,
@@ -92,9 +95,16 @@ def build(model, verification, history) -> dict:
 # -- model ----------------------------------------------------------------------------
 
 
+def default_title(model) -> str:
+    """The title of a model's documents when the model file gives none."""
+    return _("Backpropagation: %(name)s", name=model.name)
+
+
 def first_step(model) -> str:
     """How the steps' numbers name the update step they come from: epoch 1, or epoch 1, sample 1."""
-    return "epoch 1, sample 1" if model.samples > 1 else "epoch 1"
+    if model.samples > 1:
+        return _("epoch %(epoch)s, sample %(sample)s", epoch=num(1), sample=num(1))
+    return _("epoch %(epoch)s", epoch=num(1))
 
 
 def convention(model) -> str:
@@ -104,24 +114,28 @@ def convention(model) -> str:
     value = sp.Rational(model.relu_grad_at_zero)
     parts = []
     if any(n.attrs["fn"] == "relu" for n in fns):
-        parts.append(f"relu′(0) = {setting(value)}" + (" (as PyTorch)" if value == 0 else " (PyTorch uses 0)"))
+        rule = f"relu′(0) = {setting(value)}"
+        parts.append(_("%(rule)s (as PyTorch)", rule=rule) if value == 0 else _("%(rule)s (PyTorch uses 0)", rule=rule))
     for alpha in dict.fromkeys(sp.Rational(n.attrs["params"][0]) for n in fns if n.attrs["fn"] == "leaky_relu"):
         at_zero = alpha + (1 - alpha) * value
-        parts.append(f"leaky relu′(0) = {setting(at_zero)} with α = {setting(alpha)}"
-                     + (" (as PyTorch)" if at_zero == alpha else f" (PyTorch uses α = {setting(alpha)})"))
+        slope, leaky = f"α = {setting(alpha)}", f"leaky relu′(0) = {setting(at_zero)}"
+        rule = _("%(rule)s with %(alpha)s", rule=leaky, alpha=slope)
+        parts.append(_("%(rule)s (as PyTorch)", rule=rule) if at_zero == alpha
+                     else _("%(rule)s (PyTorch uses %(alpha)s)", rule=rule, alpha=slope))
     return "; ".join(parts)
 
 
 def optimizer_sentence(model) -> str:
-    lr = setting(model.lr)
+    """The optimizer and its settings, as a sentence (the formulas stay as they are in every language)."""
+    lr = "η = " + setting(model.lr)
     if model.optimizer == "sgd":
-        return f"gradient descent: p ← p − η ∂L/∂p with η = {lr}"
+        return _("gradient descent: %(rule)s with %(lr)s", rule="p ← p − η ∂L/∂p", lr=lr)
     if model.optimizer == "momentum":
-        return (f"gradient descent with momentum (as torch.optim.SGD): b ← ∂L/∂p at the first step, then "
-                f"b ← β b + ∂L/∂p; p ← p − η b, "
-                f"with η = {lr}, β = {setting(model.beta)}")
-    return (f"Adam (as torch.optim.Adam) with η = {lr}, β₁ = {setting(model.beta1)}, "
-            f"β₂ = {setting(model.beta2)}, ε = {setting(model.eps)}")
+        return _("gradient descent with momentum (as torch.optim.SGD): %(first)s at the first step, then "
+                 "%(then)s; %(update)s, with %(settings)s", first="b ← ∂L/∂p", then="b ← β b + ∂L/∂p",
+                 update="p ← p − η b", settings=lr + ", β = " + setting(model.beta))
+    settings = f"{lr}, β₁ = {setting(model.beta1)}, β₂ = {setting(model.beta2)}, ε = {setting(model.eps)}"
+    return _("Adam (as torch.optim.Adam) with %(settings)s", settings=settings)
 
 
 def equations(model, d, names) -> list[dict]:
@@ -246,11 +260,13 @@ def _graph_parts(layers: list[list[dict]], names) -> list[dict]:
 
 
 def _rules(step) -> list[str]:
+    """The sentences of the rules a step used, each once, in the document's language (a sentence built
+    from a node's settings, relu′ at 0, has no entry in the catalog and stays as the rule says it)."""
     seen, out = set(), []
-    for _, says in step.rules:
+    for _rule, says in step.rules:
         if says not in seen:
             seen.add(says)
-            out.append(says)
+            out.append(rule_sentence(says))
     return out
 
 
@@ -354,34 +370,40 @@ def elementwise(g, d, names) -> list[dict] | None:
 # -- verification ---------------------------------------------------------------------
 
 
+#: how SymPy's elementwise check was made (``verify.py``), as the report names it
+METHODS = {"exact": N_("exact"), "random points": N_("random points"), "node by node": N_("node by node")}
+
+
 def verification_rows(verification, names, digits) -> list[dict]:
     out = []
     for name, c in verification.params.items():
         if c.elementwise_ok is None:
-            elementwise_text = f"skipped: {c.reason}"
+            elementwise_text = _("skipped: %(reason)s", reason=c.reason)
         elif c.elementwise_ok:
-            elementwise_text = "agrees (exact)" if c.elementwise_method == "exact" else f"agrees ({c.elementwise_method})"
+            elementwise_text = _("agrees (%(method)s)", method=_(METHODS.get(c.elementwise_method, c.elementwise_method)))
         else:
-            elementwise_text = "DISAGREES"
+            elementwise_text = _("DISAGREES")
         if c.fd_max_rel_err is None:
-            fd_text = f"every entry at a kink ({_where(c, c.kinks)}): not judged" if c.kinks \
-                else "no entry judged" if c.fd_undefined else "not computed"
+            fd_text = _("every entry at a kink (%(where)s): not judged", where=_where(c, c.kinks)) if c.kinks \
+                else _("no entry judged") if c.fd_undefined else _("not computed")
         else:
-            fd_text = f"max. rel. error {number_unicode(c.fd_max_rel_err, 2)}"
+            fd_text = _("max. rel. error %(error)s", error=number_unicode(c.fd_max_rel_err, 2))
         if c.kinks and c.fd_max_rel_err is not None:
-            fd_text += f"; not judged at a kink (the step crosses it): {_where(c, c.kinks)}"
+            fd_text += _("; not judged at a kink (the step crosses it): %(where)s", where=_where(c, c.kinks))
         if c.fd_refined:
-            fd_text += (f"; {_entries(len(c.fd_refined))} differenced again at 50 digits (too small a derivative "
-                        "for double precision)")
+            fd_text += _("; %(entries)s differenced again at 50 digits (too small a derivative for double precision)",
+                         entries=_entries(len(c.fd_refined)))
         if c.fd_undefined:
-            fd_text += (f"; NaN or infinite at {_entries(len(c.fd_undefined))}"
-                        " (a step of the difference leaves where the loss is defined): FAILED")
+            fd_text += _("; NaN or infinite at %(entries)s (a step of the difference leaves where the loss is "
+                         "defined): FAILED", entries=_entries(len(c.fd_undefined)))
         out.append({
             "name": name, "latex": names[name], "matrix": matrix_latex(c.matrix, digits),
             "matrix_text": matrix_text(c.matrix, digits),
             "elementwise": elementwise_text, "fd": fd_text, "ok": c.ok,
-            "mismatches": [f"{entry_text(name, m.index[0], m.index[1], c.matrix.shape)}: matrix form {m.matrix:.10g}, "
-                           f"SymPy {m.elementwise:.10g}" for m in c.mismatches],
+            "mismatches": [_("%(entry)s: matrix form %(matrix)s, SymPy %(sympy)s",
+                             entry=entry_text(name, m.index[0], m.index[1], c.matrix.shape),
+                             matrix=format(m.matrix, ".10g"), sympy=format(m.elementwise, ".10g"))
+                           for m in c.mismatches],
         })
     return out
 
@@ -460,12 +482,12 @@ def _occurrences(e, symbol) -> int:
 def _where(c, cells: list, shown: int = 6) -> str:
     """The entries, named as the model names them: W1[1,1], W1[2,1] (and how many more)."""
     names = [entry_text(c.name, i, j, c.matrix.shape) for i, j in cells[:shown]]
-    more = f" and {len(cells) - shown} more" if len(cells) > shown else ""
+    more = _(" and %(n)s more", n=num(len(cells) - shown)) if len(cells) > shown else ""
     return ", ".join(names) + more
 
 
 def _entries(count: int) -> str:
-    return f"{count} entr{'y' if count == 1 else 'ies'}"
+    return ngettext("%(num)s entry", "%(num)s entries", count)
 
 
 # -- training -------------------------------------------------------------------------
@@ -473,7 +495,9 @@ def _entries(count: int) -> str:
 
 def step_label(r) -> str:
     """An update step's heading: Epoch 2, or Epoch 2, sample 3."""
-    return f"Epoch {r.epoch}" + (f", sample {r.sample}" if r.sample else "")
+    if r.sample:
+        return _("Epoch %(epoch)s, sample %(sample)s", epoch=num(r.epoch), sample=num(r.sample))
+    return _("Epoch %(epoch)s", epoch=num(r.epoch))
 
 
 def epoch_tables(model, history, names, digits) -> list[dict]:
@@ -583,11 +607,13 @@ def summary(model, history, names, digits) -> dict:
 def _gap_sentence(first: int, last: int, per_epoch: int) -> str:
     count = last - first + 1
     if per_epoch == 1:
-        what = f"epoch {first}" if count == 1 else f"epochs {first}–{last}"
+        what = _("epoch %(first)s", first=num(first)) if count == 1 else \
+            _("epochs %(first)s–%(last)s", first=num(first), last=num(last))
     else:
-        what = f"update step {first}" if count == 1 else f"update steps {first}–{last}"
-    return (f"{what} ({count} in all) are not shown; the loss of every epoch is in the plot below "
-            "and in result.json")
+        what = _("update step %(first)s", first=num(first)) if count == 1 else \
+            _("update steps %(first)s–%(last)s", first=num(first), last=num(last))
+    return _("%(what)s (%(count)s in all) are not shown; the loss of every epoch is in the plot below "
+             "and in result.json", what=what, count=num(count))
 
 
 def loss_curve(history) -> dict:

@@ -29,15 +29,17 @@ def latex_file(document: str, context: dict, templates: Path | None = None) -> d
     return {f"{document}.tex": render(document, "latex", context, templates)}
 
 
-def pdf_wanted(pdf: bool | None, engine: str = DEFAULT_ENGINE) -> bool:
-    """``--pdf``: always (exit 3 without TeX); ``--no-pdf``: never; default: when TeX is installed."""
+def pdf_wanted(pdf: bool | None, engine: str = DEFAULT_ENGINE, rtl: bool = False) -> bool:
+    """``--pdf``: always (exit 3 without TeX); ``--no-pdf``: never; default: when TeX (and for a
+    right-to-left document XeLaTeX) is installed."""
     if pdf is None:
-        return engine_path(engine) is not None
+        return engine_path(engine, rtl) is not None
     return pdf
 
 
-def pdf_file(document: str, tex_source: str, engine: str = DEFAULT_ENGINE) -> dict[str, bytes]:
-    return {f"{document}.pdf": compile_pdf(tex_source, engine, name=document)}
+def pdf_file(document: str, tex_source: str, engine: str = DEFAULT_ENGINE, rtl: bool = False) -> dict[str, bytes]:
+    """``<document>.pdf`` typeset from ``tex_source`` (with XeLaTeX when ``rtl``)."""
+    return {f"{document}.pdf": compile_pdf(tex_source, engine, name=document, rtl=rtl)}
 
 
 def write_files(folder: Path, files: dict[str, str | bytes]) -> list[Path]:

@@ -4,7 +4,9 @@ The engine (``latexmk`` by default, or ``pdflatex``/``lualatex``/``xelatex``) ru
 temporary folder with stdin closed, non-interactively, with a time limit and
 ``SOURCE_DATE_EPOCH`` fixed so the same ``.tex`` gives the same PDF.  Without an engine,
 `TexMissingError` says how to install one; when TeX fails, `TexError` carries the part
-of the log that says why.
+of the log that says why.  A document in a right-to-left language (``--lang fa``) needs XeLaTeX
+(xepersian): ``latexmk -xelatex``, or ``xelatex`` itself; xdvipdfmx honours ``SOURCE_DATE_EPOCH``
+too, so its PDFs are as reproducible.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..errors import SymbackError, TexMissingError
+from ..errors import OptionError, SymbackError, TexMissingError
 
 DEFAULT_ENGINE = "latexmk"
 ENGINES = ("latexmk", "pdflatex", "lualatex", "xelatex")
@@ -23,6 +25,9 @@ ENGINES = ("latexmk", "pdflatex", "lualatex", "xelatex")
 TIMEOUT = 180
 INSTALL_HINT = ("install TeX to get PDFs, e.g. `apt-get install latexmk texlive-latex-recommended "
                 "texlive-pictures texlive-fonts-recommended lmodern`")
+#: what a right-to-left (Persian) document needs beyond that
+RTL_INSTALL_HINT = ("install XeLaTeX and Persian to get Persian PDFs, e.g. `apt-get install latexmk texlive-xetex "
+                    "texlive-lang-arabic fonts-farsiweb`")
 
 
 class TexError(SymbackError):
@@ -35,25 +40,36 @@ class TexError(SymbackError):
         self.log = log
 
 
-def engine_path(engine: str = DEFAULT_ENGINE) -> str | None:
-    """The engine's executable, or None when it is not installed."""
+def engine_path(engine: str = DEFAULT_ENGINE, rtl: bool = False) -> str | None:
+    """The engine's executable, or None when it (or, for a right-to-left document, XeLaTeX) is not installed."""
+    if rtl and shutil.which("xelatex") is None:
+        return None
     return shutil.which(engine)
 
 
-def compile_pdf(tex_source: str, engine: str = DEFAULT_ENGINE, name: str = "document") -> bytes:
-    """The PDF of ``tex_source``; `TexMissingError` without the engine, `TexError` when TeX fails."""
+def check_engine(engine: str, rtl: bool = False) -> None:
+    """`OptionError` for an engine that is not one of ENGINES, or that cannot set a right-to-left document."""
     if engine not in ENGINES:
-        raise SymbackError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    executable = engine_path(engine)
+        raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if rtl and engine not in ("latexmk", "xelatex"):
+        raise OptionError(f"a Persian document needs XeLaTeX: --tex-engine latexmk or xelatex, not {engine}")
+
+
+def compile_pdf(tex_source: str, engine: str = DEFAULT_ENGINE, name: str = "document", rtl: bool = False) -> bytes:
+    """The PDF of ``tex_source``; `TexMissingError` without the engine, `TexError` when TeX fails.
+    ``rtl``: the document is right to left (xepersian), typeset with XeLaTeX."""
+    check_engine(engine, rtl)
+    executable = engine_path(engine, rtl)
     if executable is None:
-        raise TexMissingError(f"no TeX engine found ({engine} is not on PATH): {INSTALL_HINT}")
+        hint = RTL_INSTALL_HINT if rtl else INSTALL_HINT
+        raise TexMissingError(f"no TeX engine found ({'xelatex' if rtl else engine} is not on PATH): {hint}")
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1", "TEXINPUTS": ".:"}
     with tempfile.TemporaryDirectory(prefix="symback-tex-") as folder:
         work = Path(folder)
         (work / f"{name}.tex").write_text(tex_source, encoding="utf-8")
         if engine == "latexmk":
-            runs = [[executable, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-                     f"{name}.tex"]]
+            runs = [[executable, "-xelatex" if rtl else "-pdf", "-interaction=nonstopmode", "-halt-on-error",
+                     "-file-line-error", f"{name}.tex"]]
         else:  # twice, for the references a single pass leaves unresolved
             run = [executable, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", f"{name}.tex"]
             runs = [run, run]

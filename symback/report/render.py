@@ -12,6 +12,12 @@ so ``{`` and ``}`` in LaTeX (in ``.tex`` and in the math of ``.md``) never clash
 Jinja.  ``--templates DIR`` puts ``DIR/<format>/`` (and ``DIR``) in front of the bundled
 templates: a user's ``derivation.tex.j2`` can ``((* extends "base/derivation.tex.j2" *))``
 and replace one block.
+
+Text is written in the document's language (`symback.i18n`): the templates' English is the
+message id of ``((( _("…") )))`` and ``ngettext``, installed per environment from the catalog
+of the language (Jinja2's i18n extension, new style: ``_("%(n)s epochs", n=…)``).  A
+right-to-left language's LaTeX sets runs of Latin text (a name, a formula in words) left to
+right with xepersian's ``\\lr{}``; math is left to right anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .. import i18n
 from ..errors import OptionError
 from ..printable import printable
 from ..resources import templates_dir
@@ -29,8 +36,12 @@ from ..resources import templates_dir
 FORMATS = {"markdown": "md", "latex": "tex"}
 
 
-def environment(format: str, user_dir: Path | None = None) -> jinja2.Environment:  # noqa: A002
-    """The Jinja environment for ``format`` (``markdown`` or ``latex``).
+def environment(format: str, user_dir: Path | None = None,  # noqa: A002
+                language: i18n.Language | None = None) -> jinja2.Environment:
+    """The Jinja environment for ``format`` (``markdown`` or ``latex``), in ``language`` (default:
+    the current one, `i18n.current`): its catalog's ``_``/``gettext``/``ngettext``, the globals
+    ``lang`` and ``rtl``, the ``num`` filter for a number of the prose, and for a right-to-left
+    language the ``tex`` filters that set Latin runs left to right.
 
     Jinja's immutable sandbox: a template (the bundled ones, or one from ``--templates`` that a
     course shares) reads the document's values and calls their public methods, and nothing
@@ -55,14 +66,24 @@ def environment(format: str, user_dir: Path | None = None) -> jinja2.Environment
         comment_start_string="((=", comment_end_string="=))",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False,
+        extensions=["jinja2.ext.i18n"],
     )
+    language = language or i18n.current()
+    # the catalog's messages in the language's digits; Jinja fills in their %(name)s (new style)
+    env.install_gettext_callables(language.message, language.messages, newstyle=True)
+    env.globals.update(lang=language.code, rtl=language.rtl, digits_style=language.digits)
     env.filters.update(FILTERS)
+    env.filters["num"] = language.num
+    if language.rtl:
+        env.filters.update(tex=tex_rtl, tex_code=tex_code_rtl, md=md_rtl)
     return env
 
 
-def render(document: str, format: str, context: dict, user_dir: Path | None = None) -> str:  # noqa: A002
-    """``document`` (``derivation``, ``worksheet``, …) in ``format``, from ``context``."""
-    env = environment(format, user_dir)
+def render(document: str, format: str, context: dict, user_dir: Path | None = None,  # noqa: A002
+           language: i18n.Language | None = None) -> str:
+    """``document`` (``derivation``, ``worksheet``, …) in ``format``, from ``context``, in ``language``
+    (default: the current one)."""
+    env = environment(format, user_dir, language)
     name = document + ".j2" if "." in document else f"{document}.{FORMATS[format]}.j2"
     try:
         template = env.get_template(name)
@@ -114,11 +135,81 @@ def tex(value) -> str:
     """Plain text (a sentence, a note, a title, what a student wrote) escaped for LaTeX: its
     special characters, the Unicode symback's sentences use, and anything else TeX cannot set
     (an emoji, CJK, a control character) shown as its code point — never fatal to the document."""
+    return _escaped(str(value), _TEX_SETTABLE)
+
+
+def _escaped(text: str, settable: re.Pattern) -> str:
     table = {**_TEX_UNICODE, **_TEX_SPECIAL}
-    text = _TEX_PATTERN.sub(lambda m: "\0" + table[m.group(0)] + "\0", str(value).replace("\0", ""))
+    text = _TEX_PATTERN.sub(lambda m: "\0" + table[m.group(0)] + "\0", text.replace("\0", ""))
     parts = text.split("\0")  # the replacements (odd parts) are TeX already; the rest may hold anything
-    return "".join(part if k % 2 else _TEX_SETTABLE.sub(lambda m: _unsettable(m.group()), part)
+    return "".join(part if k % 2 else settable.sub(lambda m: _unsettable(m.group()), part)
                    for k, part in enumerate(parts))
+
+
+# -- right to left: Persian prose with runs of Latin text in it ------------------------------
+
+# Arabic script (Persian's letters, digits and punctuation) and the zero-width non-joiner of its words
+_ARABIC = "\u0600-\u06ff\u200c\ufb50-\ufdff\ufe70-\ufeff"
+_ARABIC_SETTABLE = re.compile(rf"[^\x20-\x7e\u00a0-\u017f{_ARABIC}]")
+# a run of non-Arabic text that starts with something strong (not a space or a sentence's punctuation)
+_LATIN_RUN = re.compile(rf"[^\s{_ARABIC}.,:;!?][^{_ARABIC}]*")
+
+
+_OPENING, _CLOSING = "([", ")]"
+
+
+def _unmatched_opening(run: str) -> int | None:
+    """Where the first opening bracket of ``run`` that is not closed in it is, or None."""
+    open_at: list[int] = []
+    for k, c in enumerate(run):
+        if c in _OPENING:
+            open_at.append(k)
+        elif c in _CLOSING and open_at:
+            open_at.pop()
+    return open_at[0] if open_at else None
+
+
+def _latin_run(run: str) -> tuple[str, str, str]:
+    """A run of Latin text as (what goes before it, the run, the rest): spaces, the sentence's
+    punctuation and a bracket whose partner is outside the run belong to the Persian sentence around
+    it (the rest, which may hold another run, is looked at again)."""
+    start = 0
+    while start < len(run) and run[start] in _OPENING and _unmatched_opening(run[start:]) == 0:
+        start += 1
+    end = len(run)
+    cut = _unmatched_opening(run[start:])
+    if cut is not None:
+        end = start + cut
+    while end > start:
+        c = run[end - 1]
+        unmatched = c in _CLOSING and run[start:end].count(_OPENING[_CLOSING.index(c)]) < run[start:end].count(c)
+        if not (c.isspace() or c in ".,:;!?" or unmatched):
+            break
+        end -= 1
+    return run[:start], run[start:end], run[end:]
+
+
+def tex_rtl(value) -> str:
+    """`tex` for a right-to-left document: Persian is set as it is, and each run of Latin text in
+    it (a name, ``w1[1, 2]``, a formula in words) goes into xepersian's ``\\lr{…}`` — unmarked,
+    a run of several Latin words would be set right to left, its words in reverse order."""
+    text, out, at = str(value).replace("\0", ""), [], 0
+    while (m := _LATIN_RUN.search(text, at)) is not None:
+        before, run, _ = _latin_run(m.group())
+        if not run:  # brackets only: they belong to the Persian around them
+            out.append(_escaped(text[at:m.start() + 1], _ARABIC_SETTABLE))
+            at = m.start() + 1
+            continue
+        out.append(_escaped(text[at:m.start()] + before, _ARABIC_SETTABLE))
+        out.append(r"\lr{" + _escaped(run, _ARABIC_SETTABLE) + "}")
+        at = m.start() + len(before) + len(run)  # what follows the run is looked at again
+    out.append(_escaped(text[at:], _ARABIC_SETTABLE))
+    return "".join(out)
+
+
+def tex_code_rtl(value) -> str:
+    """`tex_code` set left to right in a right-to-left document (a student's ``0.1*(4.47-6)``)."""
+    return r"\lr{" + tex_code(value) + "}"
 
 
 def tex_code(value) -> str:
@@ -132,6 +223,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 def md(value) -> str:
     """Plain text escaped for Markdown (also inside a table cell): no live HTML, no line break."""
     return _MD_SPECIAL.sub(r"\\\1", printable(" ".join(str(value).splitlines())))
+
+
+def md_rtl(value) -> str:
+    """`md` for a right-to-left document: the zero-width non-joiner of Persian words (نام‌دار) is kept —
+    it joins no line and overrides no direction; every other unseen character is shown as `md` shows it."""
+    return "\u200c".join(md(part) for part in str(value).split("\u200c"))
 
 
 def code(value) -> str:
