@@ -78,8 +78,13 @@ SEPARATORS = (".", ",", "/", "٫")
 #: Persian (۰–۹) and Arabic-Indic (٠–٩) digits as ASCII; same length, so columns stay right
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "0123456789" * 2)
 #: marks that only steer the direction of text, and joiners: spaces in math (same length)
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\u061c\ufeff\u00a0]")
+_INVISIBLE = re.compile("[\u200b-\u200f\u061c\ufeff\u00a0]")
+#: characters that make math display other than it reads (bidi overrides and isolates, as in
+#: "Trojan Source") or that no text holds (control characters): math with one is refused
+_HOSTILE = re.compile("[\u202a-\u202e\u2066-\u2069\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LOSS_NAMES = ("L", "E", "J", r"\mathcal{L}", r"\ell", "loss", "l")
+#: the learning rate, as a value's working writes it (w^{2} = w^{1} - \alpha …)
+_RATES = {r"\alpha", r"\eta", "lr"}
 #: the functions a formula may use, by the words and commands people write for them
 _FUNCTIONS = {"tanh": "tanh", r"\tanh": "tanh", "sigmoid": "sigmoid", r"\sigma": "sigmoid", "sigma": "sigmoid",
               "relu": "relu", "ReLU": "relu", "exp": "exp", r"\exp": "exp", "log": "log", r"\log": "log",
@@ -93,7 +98,8 @@ _DIVIDE = {"/", r"\div"}
 _TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf{T}", r"\mathrm{T}", "t"}
 _MATH_ENVIRONMENTS = r"equation|align|gather|multline|eqnarray|displaymath|math|flalign|alignat"
 _OPAQUE_ENVIRONMENTS = re.compile(r"\\(begin|end)\{([pbvBV]?matrix|smallmatrix|cases|array|dcases)\*?\}")
-_LAYOUT = re.compile(r"\\(begin|end)\{(aligned|split|gathered|alignedat|multlined)\}(\{[0-9]*\})?"
+_LAYOUT = re.compile(r"\\(begin|end)\{(aligned|split|gathered|alignedat|multlined|align|gather|equation|multline"
+                     r"|flalign|alignat|eqnarray)\*?\}(\{[0-9]*\})?"
                      r"|\\(label|tag|eqref|ref)\{[^{}]*\}|\\(nonumber|notag|displaystyle|textstyle|mathstrut)"
                      r"(?![A-Za-z])")
 _RELATION = re.compile(r"=|\\approx(?![A-Za-z])|\\simeq(?![A-Za-z])|≈|:=|\\coloneqq(?![A-Za-z])"
@@ -370,6 +376,7 @@ class _Reader:
                 self.names[_key(written)] = meaning
             else:
                 self.functions[_key(written)] = meaning
+        self.rate = str(model.lr)  # exact: a Rational such as 1/10
         self.solution = Solution(file)
 
     # -- positions and errors
@@ -381,6 +388,12 @@ class _Reader:
             closing = {"$$": "$$", "\\[": "\\]", "\\(": "\\)", "$": "$"}.get(opening, opening.replace("begin", "end"))
             self.solution.errors.append(self.error(f"{opening} opens math that is never closed ({closing})", offset))
         for start, end in regions:
+            hostile = _HOSTILE.search(self.text, start, end)
+            if hostile:
+                self.solution.errors.append(self.error(
+                    f"character U+{ord(hostile.group(0)):04X} in math: a control or text-direction character can make "
+                    "math show other than it reads; this block is not read", hostile.start()))
+                continue
             if end - start > MAX_REGION:
                 self.solution.errors.append(self.error(
                     f"a math block of more than {MAX_REGION:,} characters", start))
@@ -444,7 +457,7 @@ class _Reader:
 
     def chain(self, text: str, sides: list[tuple[int, int]]) -> None:
         (s0, e0), rest = sides[0], [side for side in sides[1:] if text[side[0]:side[1]].strip()]
-        if not rest or not text[s0:e0].strip():
+        if not text[s0:e0].strip():
             return
         try:
             lhs, back = self.parse(text, s0, e0)
@@ -453,6 +466,11 @@ class _Reader:
         except (_UnreadableError, _NotAClaimError):
             return  # the left side is not one of the model's quantities: prose-like math, not a claim
         if target is None or target.section == "given":
+            return
+        if target.section != "formulas" and not text[sides[-1][0]:sides[-1][1]].strip():
+            at = self.base + sides[-1][0]
+            self.solution.errors.append(self.error("nothing after the last = : write the value there (prose in "
+                                                   "\\text{…} ends the math that is read)", at, target))
             return
         for number, (s, e) in enumerate(rest):
             last = number == len(rest) - 1
@@ -463,7 +481,7 @@ class _Reader:
                     self.solution.errors.append(self.error(u.message, u.pos, target))
                 continue
             self.side = _Side(self.text, back)
-            translator = _Translator(self, self.side, target)
+            translator = _Translator(self, self.side, target, epochs=target.section != "formulas")
             symbolic = _has_names(tree)
             try:
                 if symbolic:
@@ -480,7 +498,7 @@ class _Reader:
             except _NotAClaimError:
                 pass
             except _UnreadableError as u:
-                if symbolic and target.section != "formulas":
+                if symbolic and target.section != "formulas" and not last:
                     continue  # working in the symbols of one epoch (w_3^1 - \alpha …): not a claim
                 self.solution.errors.append(self.error(u.message, u.pos if u.pos is not None else self.base + s,
                                                        target))
@@ -602,8 +620,9 @@ class _Reader:
 
     def unknown(self, written: str, tree: Tree) -> SolutionError:
         valid = sorted(self.shapes)
-        close = difflib.get_close_matches(written.replace("_", "").lower(), [v.lower() for v in valid], n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
+        close = difflib.get_close_matches(written.replace("_", "").lower(), [v.lower() for v in valid], n=1,
+                                          cutoff=0.5)
+        hint = (f"; did you mean {close[0]}?" if close else "") + f" (expected one of: {', '.join(valid)})"
         return self.error(f"{written[:40]!r} with an epoch is not a quantity of the model{hint}", self.tree_offset(tree))
 
     # -- values
@@ -653,13 +672,36 @@ def _single_factor(tree: Tree) -> Tree | None:
 
 def _has_names(tree: Tree) -> bool:
     """Whether a side is symbolic (names, δ, derivatives) rather than numbers only; a function
-    of numbers (``\\tanh(3.2)``) and the transpose of a matrix of numbers are numbers."""
-    for node in tree.iter_subtrees():
+    of numbers (``\\tanh(3.2)``) and the transpose of a matrix of numbers (``^T``) are numbers."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Tree):
+            continue
         if node.data in ("name", "fonted", "derivative"):
             return True
         if node.data == "command" and node.children[0].value not in (r"\top", r"\intercal"):
             return True
+        if node.data == "sup" and _is_transpose(node):
+            continue
+        stack.extend(node.children)
     return False
+
+
+def _is_transpose(sup: Tree) -> bool:
+    """``^{T}``, ``^{\\top}``, ``^\\intercal``: a transpose, not a power or an epoch."""
+    script = sup.children[0]
+    if isinstance(script, Tree) and script.data == "top":
+        return True
+    factor = _single_factor(script.children[0]) if isinstance(script, Tree) and script.data == "braced" else None
+    if factor is None or len(factor.children) != 1:
+        return False
+    base = factor.children[0]
+    if base.data == "name":
+        return base.children[0].value in ("T", "t")
+    if base.data in ("top", "command"):
+        return base.children[0].value in (r"\top", r"\intercal")
+    return base.data == "fonted" and _fonted_word(base.children[0].value) == "T"
 
 
 class _Side:
@@ -689,8 +731,10 @@ class _Translator:
     """A side of a relation into the checker's language: a formula (text, shape), or a value
     (a grid of entry texts with their offsets).  Records the shape claims of underbraces."""
 
-    def __init__(self, reader: _Reader, side: _Side, target: Target):
-        self.reader, self.side, self.target = reader, side, target
+    def __init__(self, reader: _Reader, side: _Side, target: Target, *, epochs: bool = False):
+        """``epochs``: a superscript epoch on a name (``out^{1}``) is read and dropped, as in the
+        working of a value's chain; in a formula a superscript is a power or a transpose."""
+        self.reader, self.side, self.target, self.epochs = reader, side, target, epochs
         self.offset, self.source = side.offset, side.source
         self.claims: list[ShapeClaim] = []
 
@@ -915,7 +959,11 @@ class _Translator:
         key = _key(word) + (f"_{self.reader.script_key(sub)}" if sub is not None else "")
         name = self.reader.names.get(key)
         if name is not None:
+            if self.epochs and rest and rest[0].data == "sup" and self.reader.epoch_of(rest[:1]) is not None:
+                rest = rest[1:]  # out^{1}: the value of epoch 1, in a value's working
             return name, self.reader.shapes[name], rest
+        if key in _RATES and key not in self.reader.names:
+            return f"({self.reader.rate})", (1, 1), rest
         if _key(word) == "I" and sub is not None:
             m = re.fullmatch(r"\(?([0-9]{1,4})(?:(?:\\times|×|x|\*|,)([0-9]{1,4}))?\)?", self.reader.script_key(sub))
             if m and (m[2] is None or m[1] == m[2]):

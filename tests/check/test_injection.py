@@ -267,7 +267,13 @@ def test_hostile_latex_files_through_the_cli(tmp_path):
     assert "Traceback" not in r.stderr + r.stdout and "root:" not in r.stdout
     assert not (tmp_path / CANARY).exists()
     report = json.loads(r.stdout)
-    assert {f["file"]: f["verdict"] for f in report["files"]} == {name: "error" for name in files}
+    n = list(LATEX_PAYLOADS).index("catcode")  # "12 4.472" after its last '=': a wrong product
+    catcode = f"p{n:02d}{'.md' if n % 2 else '.tex'}"
+    expected = {name: "error" for name in files}
+    verdicts = {f["file"]: f["verdict"] for f in report["files"]}
+    assert verdicts.pop(catcode) in ("mistakes", "error")
+    expected.pop(catcode)
+    assert verdicts == expected
     for n in range(len(LATEX_FILES)):
         plain = subprocess.run([sys.executable, "-m", "symback", "check", str(EXAMPLES / "seed.py"), f"f{n:02d}.md"],
                                cwd=tmp_path, capture_output=True, text=True, timeout=120,
