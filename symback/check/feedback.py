@@ -30,7 +30,7 @@ from ..i18n import N_, _, ngettext, num
 from ..i18n import formula as catalogue_sentence
 from ..numeric.formatting import number, number_latex, number_unicode
 from ..numeric.printing import latex, latex_name, latex_names
-from .grade import FileResult, note
+from .grade import SHAPE_RULE, FileResult, note, plain_latex
 from .judge import Judged
 from .mistakes import MESSAGES, TITLES
 
@@ -135,6 +135,8 @@ class _View:
 
     def place(self, j: Judged) -> str:
         """Where an item is, for a sentence: ``epoch 1, ∂L/∂w1[1, 1]``; ``the formula for ∂L/∂w1``."""
+        if j.rule == SHAPE_RULE:  # a shape written under a part of a LaTeX formula
+            return _("the shape of %(part)s in %(gradient)s", part=plain_latex(j.text), gradient=f"∂L/∂{j.name}")
         if j.section == "formulas":
             return _("the formula for %(gradient)s", gradient=f"∂L/∂{j.name}")
         if j.epoch is None:
@@ -149,6 +151,8 @@ class _View:
     def place_tex(self, j: Judged) -> str:
         """`place` as LaTeX (text with the entry in math); "" where `place` is plain text.  Its words are
         symback's own (the catalog's, the step's), which need no escaping."""
+        if j.rule == SHAPE_RULE:
+            return ""  # the part is the student's own LaTeX: the template writes `place`, escaped, as text
         if j.section == "formulas":
             return _("the formula for %(gradient)s",
                      gradient=rf"$\partial L/\partial {{{self.names.get(j.name) or latex_name(j.name)}}}$")
@@ -182,9 +186,13 @@ class _View:
         value, value_tex = self.value(j)
         code = (j.diagnosis or {}).get("code")
         more = len(group) - 1
+        shape = j.rule == SHAPE_RULE  # "You wrote 1×1; the value is 1×3."
+        text = j.written if shape else j.text
+        if shape:
+            value, value_tex = str(j.expected), str(j.expected).replace("×", r"\times ")
         return {
             "number": n, "where": self.place(j), "where_tex": self.place_tex(j), "line": j.line,
-            "formula": j.section == "formulas", "text": j.text, "value": value, "value_tex": value_tex,
+            "formula": j.section == "formulas" and not shape, "text": text, "value": value, "value_tex": value_tex,
             "gradient_tex": self.gradient_tex(j.name) if j.section == "formulas" else "",
             "more": _more(more, self.whole(j)) if more else "",
             "more_tex": _more(more, self.tensor_title(j.section, j.name)[1]) if more and j.section in ("grads", "deltas")
@@ -194,7 +202,7 @@ class _View:
             "explanation": _sentence(_message(j.diagnosis) if j.diagnosis else j.reason or _("no catalogued mistake "
                                                                                               "gives this value")),
             # a formula's difference (where it differs) beside its diagnosis
-            "detail": _sentence(j.reason) if j.diagnosis and j.reason and j.section == "formulas" else "",
+            "detail": _sentence(j.reason) if j.diagnosis and j.reason and j.section == "formulas" and not shape else "",
         }
 
     def unreadable(self, j: Judged) -> dict:
@@ -246,6 +254,11 @@ class _View:
 
     def formula(self, j: Judged, mistake: int | None) -> dict:
         tex = self.names.get(j.name) or latex_name(j.name)
+        if j.rule == SHAPE_RULE:  # where: the part and its gradient, as text (the part is the student's LaTeX)
+            where = self.place(j)
+            return {"where": where[:1].upper() + where[1:], "where_tex": "", "line": j.line, "text": j.written,
+                    "gradient_tex": "", "status": j.status,
+                    "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""), "detail": ""}
         return {"where": f"∂L/∂{j.name}", "where_tex": rf"$\partial L/\partial {{{tex}}}$", "line": j.line, "text": j.text,
                 "gradient_tex": self.gradient_tex(j.name), "status": j.status,
                 "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""),

@@ -210,7 +210,7 @@ def _shape_claim(c: ShapeClaim) -> Judged:
     """A shape written under a part of a formula, judged against the shape that part has: a part with
     several entries marked 1×1 is the classic collapsed elementwise factor (1 − tanh² as one number)."""
     claimed, actual = (f"{a}×{b}" for a, b in (c.claimed, c.actual))
-    part = _plain_latex(c.text)
+    part = plain_latex(c.text)
     judged = Judged(None, None, "formulas", c.name, None, claimed, actual, "correct", c.text, c.line, c.column,
                     rule=SHAPE_RULE, reason=f"{part} is {actual}", shape=c.actual)
     if c.claimed != c.actual:
@@ -224,7 +224,7 @@ def _shape_claim(c: ShapeClaim) -> Judged:
     return judged
 
 
-def _plain_latex(text: str) -> str:
+def plain_latex(text: str) -> str:
     """An underbraced part as a short line of text: ``\\underbrace{(1 - \\tanh(u)^2)}`` → ``(1 - tanh(u)^2)``."""
     text = re.sub(r"\\(underbrace|overbrace)\s*", "", text)
     text = re.sub(r"\\(left|right|[,;:!]|big|Big)", "", text)
