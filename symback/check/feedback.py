@@ -74,7 +74,7 @@ def feedback_context(result: FileResult, model, score: tuple[float, ...] | None 
         "verdict": result.verdict,
         "error": result.error,
         "counts": result.counts,
-        "summary": result.summary(),
+        "summary": _counts(result.counts),
         "score": None if score is None else _score(*score),
         # page 1
         "mistakes": [view.mistake(n, g) for n, g in enumerate(groups, 1)],
@@ -275,6 +275,17 @@ class _View:
         if not body or len(body) > FORMULA_CHARS:
             body = latex(g.formula, self.names)
         return rf"\frac{{\partial L}}{{\partial {tex}}} = {body}"
+
+
+#: a status as counted in the summary ("3 correct, 1 carried"), in the report's language
+_COUNTED = {"correct": N_("%(num)s correct"), "imprecise": N_("%(num)s imprecise"), "carried": N_("%(num)s carried"),
+            "wrong": N_("%(num)s wrong"), "error": N_("%(num)s unreadable or not judged")}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """"36 correct, 91 carried, 11 wrong" — the statuses that occur (`FileResult.summary`, translated)."""
+    parts = [_(_COUNTED[s], num=num(n)) for s, n in counts.items() if n and s in _COUNTED]
+    return _(", ").join(parts) if parts else _("nothing judged")
 
 
 def _more(count: int, what: str) -> str:
