@@ -11,13 +11,12 @@ The exercise that started symback is a Persian hand solution in Markdown with ``
 `Item`s, gradient formulas as `Formula`s, each with its line and column) plus the shape
 annotations (`ShapeClaim`), which the checker judges too.  What is read:
 
-* **Where**: in Markdown, ``$$ … $$``, ``$ … $``, ``\[ … \]`` and the display environments
-  (``equation``, ``align``, ``gather``, ``multline``, starred or not); fenced and inline code are
-  skipped.  In ``.tex`` the same plus ``\( … \)``; ``%`` comments are skipped.  Prose, in any
-  language, is ignored.
+* **Where**: ``$$ … $$``, ``$ … $``, ``\[ … \]``, ``\( … \)`` and the display environments
+  (``equation``, ``align``, ``gather``, ``multline``, starred or not); in Markdown fenced and inline
+  code are skipped, in ``.tex`` ``%`` comments and verbatim.  Prose, in any language, is ignored.
 * **Rows and chains**: math splits into rows at ``\\`` (outside matrices), into statements at
-  ``\quad``, ``\Rightarrow``, ``;`` and top-level commas, and a statement into a chain at ``=``,
-  ``\approx``, ``:=`` and ``\leftarrow``; ``&`` is alignment.  A row that starts with ``=``
+  ``\quad``, ``\Rightarrow``, ``;``, comparisons and prose in ``\text{…}``, and a statement into a
+  chain at ``=``, ``\approx``, ``:=`` and ``\leftarrow``; ``&`` is alignment.  A row that starts with ``=``
   continues the previous row's chain.
 * **What a chain claims** (its left side): ``out^{1}``, ``h^{(1)}`` — epoch 1's forward value;
   ``w_3^{2}`` — the parameter *used in* epoch 2, so epoch 1's update (``w_3^{1}``, the initial
