@@ -66,8 +66,11 @@ class FormulaJudge:
             except Exception as e:  # noqa: BLE001 - one formula's failure is that formula's verdict, never the file's
                 self._memo[key] = ("error", f"could not be judged ({type(e).__name__}: {e})", None, None)
         judged.status, judged.reason, judged.diagnosis, judged.rule = self._memo[key]
-        if f.source and judged.reason:  # a position in the translation means nothing to the author
-            judged.reason = re.sub(r" at character [0-9]+", "", judged.reason)
+        if f.source and judged.reason:  # the translation's positions and operators mean nothing to the author
+            reason = re.sub(r" at character [0-9]+", "", judged.reason)
+            judged.reason = re.sub(r"@ needs matching inner sizes: (\S+) @ (\S+)",
+                                   r"a matrix product needs matching inner sizes, not \1 times \2 (⊙ multiplies "
+                                   r"entry by entry)", reason)
         return judged
 
     def _prepare(self) -> None:
