@@ -91,17 +91,36 @@ class Language:
         return self.num(translations(self.code).ngettext(singular, plural, n))
 
     def formula(self, message: str) -> str:
-        """A sentence that writes formulas in words (a derivative rule's): translated, its digits kept."""
+        """A sentence that writes formulas in words (a derivative rule's): translated, its digits kept
+        (a `Message`'s values too: ``relu′(0)``'s 1)."""
+        if isinstance(message, Message):
+            text = translations(self.code).gettext(message.msgid)
+            return text % self._shown(message.variables) if message.variables else text
         return translations(self.code).gettext(message)
 
     def gettext(self, message: str, **variables) -> str:
-        """``message`` translated, then filled with ``variables`` (``%(name)s``) when any are given."""
+        """``message`` translated, then filled with ``variables`` (``%(name)s``) when any are given;
+        a variable that is a `Message` is shown translated too."""
         text = self.message(message)
-        return text % variables if variables else text
+        return text % self._shown(variables) if variables else text
 
     def ngettext(self, singular: str, plural: str, n: int, **variables) -> str:
         """The singular or plural form for ``n``, translated; ``%(num)s`` is ``n`` in the prose's digits."""
-        return self.messages(singular, plural, n) % {"num": self.num(n), **variables}
+        return self.messages(singular, plural, n) % {"num": self.num(n), **self._shown(variables)}
+
+    def shown(self, text):
+        """What a document shows for ``text``: a `Message` translated and filled in (a count or an epoch,
+        an ``int``, in the prose's digits; a value or a name as it is); anything else as it is."""
+        if not isinstance(text, Message):
+            return text
+        translated = self.message(text.msgid)
+        if not text.variables:
+            return translated
+        return translated % {k: self.num(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                             for k, v in self._shown(text.variables).items()}
+
+    def _shown(self, variables: dict) -> dict:
+        return {k: self.shown(v) if isinstance(v, Message) else v for k, v in variables.items()}
 
     def num(self, value) -> str:
         """A number of the prose (an epoch, a count), in the prose's digits: 12 or ۱۲."""
@@ -146,14 +165,48 @@ def formula(message: str) -> str:
     return _current.get().formula(message)
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)
-    """Mark ``message`` for the catalog where it is defined; it is translated where it is used."""
-    return message
+class Message(str):
+    """A sentence symback builds from values where no document is being made (a training note, a rule's
+    sentence with a node's settings, why a check was skipped): as a ``str`` it is the English sentence —
+    what ``result.json``, JSON and the terminal show — and it keeps its message id and values, so that a
+    document shows it in the document's language (`Language.shown`).
+
+    >>> note = N_("relu inactive (%(value)s)", value="z = -0.5 < 0")
+    >>> note, Language("fa").shown(note)
+    ('relu inactive (z = -0.5 < 0)', 'relu غیرفعال است (z = -0.5 < 0)')
+    """
+
+    def __new__(cls, msgid: str, **variables):
+        self = super().__new__(cls, msgid % _english(variables) if variables else msgid)
+        self.msgid, self.variables = msgid, variables
+        return self
+
+    def __reduce__(self):  # pickled (a check worker's history) as id and values, not as the English alone
+        return _message, (self.msgid, self.variables)
+
+
+def _message(msgid: str, variables: dict) -> Message:
+    return Message(msgid, **variables)
+
+
+def _english(variables: dict) -> dict:
+    return {k: str(v) if isinstance(v, Message) else v for k, v in variables.items()}
+
+
+def N_(message: str, **variables):  # noqa: N802 (gettext's name for it)
+    """Mark ``message`` for the catalog where it is defined; it is translated where it is used.  With
+    ``variables``, a `Message`: the English sentence filled in, shown translated by a document."""
+    return Message(message, **variables) if variables else message
 
 
 def num(value) -> str:
     """A number of the prose in the current document's digits."""
     return _current.get().num(value)
+
+
+def shown(text):
+    """``text`` as the current document shows it (see `Language.shown`)."""
+    return _current.get().shown(text)
 
 
 #: the catalogues of sentences kept as data, not as gettext calls: the derivative rules' (the string
@@ -164,13 +217,16 @@ _SENTENCE_TABLES = ("TITLES", "MESSAGES")
 
 def extract_sentences(fileobj, keywords, comment_tags, options):
     """A Babel extractor for ``engine/rules.py`` and ``check/mistakes.py``: the sentence each rule says
-    and each catalogued mistake's title and message, read from the syntax tree, never run.  They are
+    (``N_("…", α=…)`` where it is built with the node's settings) and each catalogued mistake's title and
+    message, read from the syntax tree, never run.  They are
     translated where a document shows them (``document._rules``, ``check/feedback.py``)."""
     tree = ast.parse(fileobj.read())
     for node in ast.walk(tree):
         strings = []
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _SENTENCE_CALLS:
             strings = node.args[1:]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "N_":
+            strings = node.args[:1]  # a sentence built with a node's settings (relu′ at 0)
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and \
                 any(isinstance(t, ast.Name) and t.id in _SENTENCE_TABLES for t in node.targets):
             strings = node.value.values

@@ -12,16 +12,16 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ..errors import OptionError
 from ..files import write_together
+from ..i18n import using
 from ..limits import MAX_VARIANTS, size_rule
 from ..loader import load
 from ..numeric.formatting import number
 from ..report import exporters
 from ..report import worksheet as ws
-from ..report.pdf import DEFAULT_ENGINE, ENGINES, INSTALL_HINT
+from ..report.pdf import DEFAULT_ENGINE, INSTALL_HINT, RTL_INSTALL_HINT, check_engine
 from ..resources import seed_example
-from .options import override
+from .options import DigitsStyle, Lang, language, override
 
 console = Console(highlight=False)
 
@@ -46,16 +46,19 @@ def worksheet(
     templates: Annotated[
         Path | None, typer.Option(help="Folder of your own templates (markdown/, latex/), searched first.")
     ] = None,
+    lang: Lang = "en",
+    digits_style: DigitsStyle = "latin",
 ) -> None:
     """Write a blank worksheet, its answer key, an empty solution file for `symback check`
-    and the filled answers file; with --variants N, one set per variant.
+    and the filled answers file; with --variants N, one set per variant.  --lang fa writes the
+    worksheets and keys in Persian (the answers files are data and stay as they are).
 
     Exit code 0: written; 2: bad input; 3: --pdf asked for and no TeX engine.
 
     Sizes: {sizes}.
     """
-    if tex_engine not in ENGINES:
-        raise OptionError(f"--tex-engine must be one of {', '.join(ENGINES)}, not {tex_engine!r}")
+    documents = language(lang, digits_style)
+    check_engine(tex_engine, documents.rtl)
     path = model_file or seed_example()
     model = load(path, model=model_name)
     override(model, digits=digits)
@@ -82,18 +85,19 @@ def worksheet(
                 + ws.rewrite_source(source, variant.values, str(path))
             )
         history = model.train()
-        context = ws.build(model, history, variant, seed if variant else None)
-        for name, key in (("worksheet", False), ("key", True)):
-            rendered = {**exporters.markdown_files("worksheet", {**context, "key": key}, templates),
-                        **exporters.latex_file("worksheet", {**context, "key": key}, templates)}
-            files[where / f"{name}.md"] = rendered["worksheet.md"]
-            files[where / f"{name}.tex"] = rendered["worksheet.tex"]
+        with using(documents):
+            context = ws.build(model, history, variant, seed if variant else None)
+            for name, key in (("worksheet", False), ("key", True)):
+                rendered = {**exporters.markdown_files("worksheet", {**context, "key": key}, templates),
+                            **exporters.latex_file("worksheet", {**context, "key": key}, templates)}
+                files[where / f"{name}.md"] = rendered["worksheet.md"]
+                files[where / f"{name}.tex"] = rendered["worksheet.tex"]
         files[where / "solution.yaml"] = ws.solution_yaml(model, history, False, model_ref, variant)
         files[where / "answers.yaml"] = ws.solution_yaml(model, history, True, model_ref, variant)
         rows.append((variant, history))
     ws.with_values(model, original)
 
-    make_pdf = exporters.pdf_wanted(pdf, tex_engine)
+    make_pdf = exporters.pdf_wanted(pdf, tex_engine, documents.rtl)
     if make_pdf:
         sources = [p for p in files if p.suffix == ".tex"]
         with Progress(console=console, transient=True) as progress, \
@@ -101,7 +105,7 @@ def worksheet(
             task = progress.add_task("typesetting PDFs", total=len(sources))
 
             def typeset(p: Path) -> tuple[Path, bytes]:
-                pdf_bytes = exporters.pdf_file(p.stem, files[p], tex_engine)[f"{p.stem}.pdf"]
+                pdf_bytes = exporters.pdf_file(p.stem, files[p], tex_engine, documents.rtl)[f"{p.stem}.pdf"]
                 progress.advance(task)
                 return p.with_suffix(".pdf"), pdf_bytes
 
@@ -114,7 +118,7 @@ def worksheet(
     _write(files)
     _summary(model, rows, folder, sorted(files))
     if not make_pdf:
-        console.print(f"PDF skipped ({'--no-pdf' if pdf is False else INSTALL_HINT})")
+        console.print(f"PDF skipped ({'--no-pdf' if pdf is False else RTL_INSTALL_HINT if documents.rtl else INSTALL_HINT})")
 
 
 worksheet.__doc__ = worksheet.__doc__.replace("{sizes}", size_rule())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..i18n import N_
 from .expr import (
     ALL,
     Apply,
@@ -61,7 +62,8 @@ class Rule:
     says: tuple[str | Callable[[Context], str], ...]  # the sentence, or one built from the node's settings
 
     def sentence(self, operand: int, ctx: Context) -> str:
-        """What the rule says for this operand, with the node's settings (relu′(0), α) filled in."""
+        """What the rule says for this operand, with the node's settings (relu′(0), α) filled in: English,
+        and an `i18n.Message` where built, that a document shows in its language."""
         says = self.says[operand]
         return says if isinstance(says, str) else says(ctx)
 
@@ -232,13 +234,15 @@ _elementwise(
 _elementwise(
     "relu",
     lambda c: Apply("step", c.args[0], c.relu_grad_at_zero),
-    lambda c: f"relu′ = step: 1 where the argument is positive, 0 where negative, {_number(c.relu_grad_at_zero)} at 0",
+    lambda c: N_("relu′ = step: 1 where the argument is positive, 0 where negative, %(at_zero)s at 0",
+                 at_zero=_number(c.relu_grad_at_zero)),
 )
 _elementwise(
     "leaky_relu",
     lambda c: Apply("leaky_step", c.args[0], c.node.attrs["params"][0], c.relu_grad_at_zero),
-    lambda c: (f"leaky relu′: 1 where the argument is positive, the slope α = {_number(c.attrs['params'][0])} where "
-               f"negative, {_number(c.attrs['params'][0] + (1 - c.attrs['params'][0]) * c.relu_grad_at_zero)} at 0"),
+    lambda c: N_("leaky relu′: 1 where the argument is positive, the slope %(alpha)s where negative, %(at_zero)s at 0",
+                 alpha=f"α = {_number(c.attrs['params'][0])}",
+                 at_zero=_number(c.attrs["params"][0] + (1 - c.attrs["params"][0]) * c.relu_grad_at_zero)),
 )
 _elementwise("exp", lambda c: c.out, "exp′ = exp, elementwise")
 _elementwise("log", lambda c: sp.HadamardPower(c.args[0], -1), "log′(x) = 1/x, elementwise")

@@ -17,6 +17,7 @@ import sympy as sp
 
 from ..engine.graph import Tensor, describe_op
 from ..errors import ModelError
+from ..i18n import N_
 from .formatting import entry_text
 from .optim import OPTIMIZERS
 from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, mp_sqrt, to_float, to_mp
@@ -153,9 +154,14 @@ def iter_steps(model, lr, precision: str):
         )
         record.loss_value = loss_value
         if bad:
-            where = f"epoch {epoch + 1}" + (f", sample {sample + 1}" if sample_data else "")
-            what = "the loss" if not np.isfinite(loss_value) else "an updated parameter"
-            record.stopped = f"{what} is not finite at {where}: training stopped (try a smaller learning rate)"
+            where = N_("epoch %(epoch)s, sample %(sample)s", epoch=epoch + 1, sample=sample + 1) if sample_data \
+                else N_("epoch %(epoch)s", epoch=epoch + 1)
+            if not np.isfinite(loss_value):
+                record.stopped = N_("the loss is not finite at %(step)s: training stopped (try a smaller learning "
+                                    "rate)", step=where)
+            else:
+                record.stopped = N_("an updated parameter is not finite at %(step)s: training stopped (try a smaller "
+                                    "learning rate)", step=where)
             record.notes.append(record.stopped)
             yield record
             return
@@ -216,7 +222,8 @@ def _exact(r) -> str:
 
 
 def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
-    """Relu units that are inactive or at their kink, and parameters that get no gradient."""
+    """Relu units that are inactive or at their kink, and parameters that get no gradient: English
+    sentences (``result.json``, the terminal) that a document shows in its language (`i18n.Message`)."""
     out = []
     for node in values:
         if node.is_leaf or node.op != "apply" or node.attrs["fn"] not in ("relu", "leaky_relu"):
@@ -229,28 +236,44 @@ def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
             shape = np.asarray(values[arg]).shape
             at = ", ".join(entry_text("", *divmod(k, shape[1]), shape) for k, s in enumerate(signs) if s == 0)
             c = model.relu_grad_at_zero
+            rule = f"relu′(0) = {_exact(c)}"
             if node.attrs["fn"] == "leaky_relu":  # one definition with the rule and the elementwise check
                 alpha = node.attrs["params"][0]
-                why = (f"{_exact(alpha + (1 - alpha) * c)}: α + (1 − α)·relu′(0) with the slope α = "
-                       f"{_exact(alpha)} and relu′(0) = {_exact(c)}")
+                why = N_("%(value)s: %(formula)s with the slope %(alpha)s and %(rule)s",
+                         value=_exact(alpha + (1 - alpha) * c), formula="α + (1 − α)·relu′(0)",
+                         alpha=f"α = {_exact(alpha)}", rule=rule)
             else:
-                why = f"{_exact(c)} by the convention relu′(0) = {_exact(c)}"
+                why = N_("%(value)s by the convention %(rule)s", value=_exact(c), rule=rule)
             zeros = sum(1 for s in signs if s == 0)
-            where = f" at {'entry' if zeros == 1 else 'entries'} {at}" if at else ""
-            out.append(f"{node.attrs['fn']} argument {label} is exactly 0{where}: its derivative there is {why}")
+            what = {"fn": node.attrs["fn"], "label": label, "why": why}
+            if not at:
+                out.append(N_("%(fn)s argument %(label)s is exactly 0: its derivative there is %(why)s", **what))
+            elif zeros == 1:
+                out.append(N_("%(fn)s argument %(label)s is exactly 0 at entry %(at)s: its derivative there is "
+                              "%(why)s", at=at, **what))
+            else:
+                out.append(N_("%(fn)s argument %(label)s is exactly 0 at entries %(at)s: its derivative there is "
+                              "%(why)s", at=at, **what))
         if node.attrs["fn"] == "relu" and all(s < 0 for s in signs):
             upstream = _upstream_params(arg, model)
             starved = [p.name for p in upstream if p in grads and not np.any(to_float(grads[p]))]
-            value = f"{label} = {_fmt(entries[0])} < 0" if len(entries) == 1 else f"every entry of {label} < 0"
-            tail = f": no gradient reaches {', '.join(starved)} this epoch" if starved else ""
-            out.append(f"relu inactive ({value}){tail}")
+            value = f"{label} = {_fmt(entries[0])} < 0" if len(entries) == 1 else \
+                N_("every entry of %(label)s < 0", label=label)
+            if starved:
+                out.append(N_("relu inactive (%(value)s): no gradient reaches %(params)s this epoch", value=value,
+                              params=", ".join(starved)))
+            else:
+                out.append(N_("relu inactive (%(value)s)", value=value))
         elif node.attrs["fn"] == "relu" and any(s < 0 for s in signs):
             shape = np.asarray(values[arg]).shape
             dead = [entry_text("", *divmod(k, shape[1]), shape) for k, s in enumerate(signs) if s < 0]
+            counts = {"dead": len(dead), "units": len(signs), "entries": ", ".join(dead)}
             if node.name:  # the quantity by its name, not its definition in Python: H, not relu((X @ W1) + b1)
-                out.append(f"{node.name}: {len(dead)} of {len(signs)} relu units inactive, entries {', '.join(dead)}")
+                out.append(N_("%(name)s: %(dead)s of %(units)s relu units inactive, entries %(entries)s",
+                              name=node.name, **counts))
             else:
-                out.append(f"relu({label}): {len(dead)} of {len(signs)} units inactive, entries {', '.join(dead)}")
+                out.append(N_("%(relu)s: %(dead)s of %(units)s units inactive, entries %(entries)s",
+                              relu=f"relu({label})", **counts))
     return out
 
 

@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..engine.explicit import entry_size, explicit, tree_size
 from ..engine.expr import KINKED
+from ..i18n import N_
 from .formatting import entry_text
 from .program import DIGITS, FLOAT64, MPMATH, ZERO_TOLERANCE, to_float, to_mp
 from .train import defined_at_start
@@ -209,7 +210,9 @@ def _elementwise(model, d, leaf_values, program_grads) -> dict:
     entries = sum(p.shape[0] * p.shape[1] for p in trainable)
     cost = _expansion_cost(d)
     if cost > EXPANSION_LIMIT:
-        reason = (f"the model is too large to expand elementwise ({cost:,} scalar operations > {EXPANSION_LIMIT:,})")
+        # English in result.json, in the document's language in a document (i18n.Message)
+        reason = N_("the model is too large to expand elementwise (%(cost)s scalar operations > %(limit)s)",
+                    cost=f"{cost:,}", limit=f"{EXPANSION_LIMIT:,}")
         return {p: ("skipped", None, None, reason, []) for p in trainable}
     if entries <= EXACT_ENTRIES and _loss_size(d) <= WHOLE_TREE:
         symbols = {p: sp.ImmutableMatrix(p.shape[0], p.shape[1],

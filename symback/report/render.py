@@ -75,8 +75,17 @@ def environment(format: str, user_dir: Path | None = None,  # noqa: A002
     env.filters.update(FILTERS)
     env.filters["num"] = language.num
     if language.rtl:
-        env.filters.update(tex=tex_rtl, tex_code=tex_code_rtl, md=md_rtl)
+        env.filters.update(tex=tex_rtl, tex_code=tex_code_rtl, tex_label=tex_label_rtl, md=md_rtl)
+    # a sentence made where no document was being made (a training note: `i18n.Message`) is shown in this one's language
+    for name in ("tex", "md", "sentence"):
+        env.filters[name] = _showing(env.filters[name], language)
     return env
+
+
+def _showing(text_filter, language: i18n.Language):
+    def shown(value):
+        return text_filter(language.shown(value))
+    return shown
 
 
 def render(document: str, format: str, context: dict, user_dir: Path | None = None,  # noqa: A002
@@ -212,6 +221,14 @@ def tex_code_rtl(value) -> str:
     return r"\lr{" + tex_code(value) + "}"
 
 
+def tex_label_rtl(value) -> str:
+    """A part's number or a label (``2.1``, ``1.1a``, ``۱.۱a``) left to right in a right-to-left document, in
+    the prose's font: `tex_rtl`'s ``\\lr`` would set Persian digits in the Latin font, which has none, and
+    the Persian font shapes ``1.2`` as ``2.1`` even inside bidi's ``\\LRE`` — a zero kern between its
+    characters makes each one a run of its own, which ``\\LRE`` then sets left to right."""
+    return r"\LRE{" + r"\kern0pt ".join(_escaped(c, _ARABIC_SETTABLE) for c in str(value).replace("\0", "")) + "}"
+
+
 def tex_code(value) -> str:
     """What a student wrote, for ``\\texttt{…}``: escaped as `tex` does, with a break allowed
     between any two characters, so that a long formula or value wraps in its table cell instead
@@ -257,4 +274,4 @@ def sentence(value) -> str:
     return value[:1].upper() + value[1:]
 
 
-FILTERS = {"tex": tex, "tex_code": tex_code, "md": md, "code": code, "math": math, "mermaid": mermaid, "sentence": sentence}
+FILTERS = {"tex": tex, "tex_code": tex_code, "tex_label": tex, "md": md, "code": code, "math": math, "mermaid": mermaid, "sentence": sentence}

@@ -28,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError, OptionError
+from ..i18n import N_, _, ngettext, num
 from ..numeric.formatting import matrix_latex, number
 from ..numeric.program import MPMATH, to_float
 from . import document
@@ -59,7 +60,7 @@ def draw_variants(model, count: int, seed: int) -> list[Variant]:
         raise ModelError("variants need exact initial values (numbers, not NumPy arrays) for every parameter")
     chosen: list[Variant] = []
     seen = {_key(original)}
-    for _ in range(count * ATTEMPTS):
+    for _attempt in range(count * ATTEMPTS):
         values = {name: _nice_like(m, rng) for name, m in original.items()}
         key = _key(values)
         if key in seen:
@@ -184,8 +185,8 @@ LINE_POINTS = 1
 
 #: an epoch's sub-parts, in computation order: (section of the solution file, title); the templates
 #: say what each asks
-EPOCH_PARTS = (("forward", "Forward pass"), ("deltas", "Backward pass"), ("grads", "Gradients"),
-               ("updated", "Updated parameters"))
+EPOCH_PARTS = (("forward", N_("Forward pass")), ("deltas", N_("Backward pass")), ("grads", N_("Gradients")),
+               ("updated", N_("Updated parameters")))
 
 
 def _boxes(shape, box: str, gap: str = "") -> str:
@@ -216,8 +217,8 @@ def _points(value: float) -> str:
 
 
 def _worth(value: float) -> str:
-    """What a part is worth, as its heading says it: "1 point", "16 points"."""
-    return f"{value:g} point{'' if value == 1 else 's'}"
+    """What a part is worth, as its heading says it: "1 point", "16 points" (in the document's language)."""
+    return ngettext("%(num)s point", "%(num)s points", value, num=num(_points(value)))
 
 
 def _derivation_parts(model, d, names, first, digits) -> list[dict]:
@@ -261,7 +262,7 @@ def _epoch_part(model, r, number: int, names, nodes, digits, rubric) -> dict:
                          "blank": _boxes(shape, BOX_TEX), "blank_md": _boxes(shape, BOX_MD, "2pt"),
                          "wide": _wide(shape),
                          "answer": matrix_latex(value, digits), "points": _points(points)})
-        subparts.append({"number": f"{number}.{len(subparts) + 1}", "section": section, "title": title,
+        subparts.append({"number": f"{number}.{len(subparts) + 1}", "section": section, "title": _(title),
                          "rows": rows, "points": _points(total), "worth": _worth(total)})
     total = sum(float(s["points"]) for s in subparts)
     return {"number": str(number), "title": document.step_label(r),
@@ -276,7 +277,8 @@ def build(model, history, variant: Variant | None = None, seed: int | None = Non
     per step), then one part per update step (2 for epoch 1: 2.1 forward pass, 2.2 backward pass,
     2.3 gradients, 2.4 updates).  A derivation line is worth one point; an entry of an epoch, its
     points in the default rubric of ``symback check`` (one each), so the worksheet's total is what a
-    teacher marking by hand and the gradebook count alike."""
+    teacher marking by hand and the gradebook count alike.  Its sentences are in the language of the
+    document being made (`symback.i18n`: ``with using(Language("fa")): build(...)``)."""
     from ..check.rubric import Rubric
 
     d = model._derivation
@@ -288,10 +290,10 @@ def build(model, history, variant: Variant | None = None, seed: int | None = Non
     rubric = Rubric()
     epochs = [_epoch_part(model, r, k, names, nodes, digits, rubric) for k, r in enumerate(shown, start=2)]
     derivation_points = sum(float(g["points"]) for g in derivations)
-    parts = [{"number": "1", "title": "Derive the gradients", "points": _points(derivation_points),
+    parts = [{"number": "1", "title": _("Derive the gradients"), "points": _points(derivation_points),
               "worth": _worth(derivation_points)}]
     parts += [{"number": e["number"], "title": e["title"], "points": e["points"], "worth": e["worth"]} for e in epochs]
-    title = model.title or f"Backpropagation: {model.name}"
+    title = model.title or document.default_title(model)
     return {
         "name": model.name,
         "title": title,
