@@ -132,7 +132,7 @@ class Checker:
                 claim = self.claim(item.text)
             except SolutionError as e:
                 unreadable.append(Judged(item.epoch, item.sample, item.section, item.name, list(item.index), None,
-                                         None, "error", item.text, item.line, item.column,
+                                         None, "error", item.source or item.text, item.line, item.column,
                                          reason=f"cannot be read: {e.message}", shape=q.shapes[key], k=k, key=key))
                 continue
             entries.setdefault((k, key), {})[item.index] = Entry(k, key, item.index, claim, item)
@@ -242,7 +242,7 @@ def _unreadable(e: SolutionError) -> Judged:
 
 def _not_judged(e: Entry, q, why: str) -> Judged:
     epoch, sample = q.step_of(e.k)
-    return Judged(epoch, sample, e.key[0], e.key[1], list(e.index), float(e.value), None, "error", e.item.text,
+    return Judged(epoch, sample, e.key[0], e.key[1], list(e.index), float(e.value), None, "error", e.item.source or e.item.text,
                   e.item.line, e.item.column, reason=why if why.startswith("could not") else f"not judged: {why}",
                   shape=q.shapes[e.key], k=e.k, key=e.key)
 

@@ -159,7 +159,7 @@ class Marking(DataFlow):
             e = entries[index]
             claim, t, tf = e.claim, true[index], float(true_float[index])
             j = Judged(epoch, sample, key[0], key[1], list(index), claim.float, tf, "wrong",
-                       e.item.text, e.item.line, e.item.column, shape=shape, k=k, key=key)
+                       e.item.source or e.item.text, e.item.line, e.item.column, shape=shape, k=k, key=key)
             rule = claim.accepts(t, xf=tf)
             if rule:
                 j.status, j.rule = ("imprecise" if claim.imprecise(t) else "correct"), rule

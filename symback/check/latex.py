@@ -107,8 +107,10 @@ _RELATION = re.compile(r"=|\\approx(?![A-Za-z])|\\simeq(?![A-Za-z])|≈|:=|\\col
 #: space between them, a letter outside ASCII — Persian — or a connective); \text{relu} is a name
 _BREAK = re.compile(r"\\q?quad(?![A-Za-z])|\\(Rightarrow|Longrightarrow|implies|therefore|iff|to|mapsto|rightarrow"
                     r"|leq?|geq?|neq?|ne|lt|gt|in|forall)(?![A-Za-z])|[;<>≤≥≠⇒→]"
-                    r"|\\(text|mbox|hbox|textrm|textit)\s*\{([^{}]*[^\x00-\x7f][^{}]*|[^{}]*\w\s+\w[^{}]*"
-                    r"|\s*(and|or|where|if|for|so|then|with|thus|hence|since|at)\s*)\}")
+                    r"|\\(checkmark|blacksquare|square|qed|Box)(?![A-Za-z])"
+                    r"|\\(text|mbox|hbox|textrm|textit)\s*\{(?!\s*[A-Za-z]+'?\s*\})[^{}]*\}"
+                    r"|\\(text|mbox|hbox|textrm|textit)\s*\{\s*(and|or|where|if|for|so|then|with|thus|hence|since"
+                    r"|at)\s*\}")
 _NUMBER = re.compile(r"[0-9]+")
 
 
@@ -168,15 +170,22 @@ _CLOSING = {"$$": re.compile(r"\$\$"), "\\[": re.compile(r"\\\]"), "\\(": re.com
             "$": re.compile(r"(?<!\\)\$")}
 
 
-def _regions(text: str, markdown: bool) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
-    """The math of ``text`` as (start, end) offsets of each block's content, and the blocks never
-    closed as (offset, what)."""
+def _without_comments(text: str, markdown: bool) -> str:
+    """``text`` with what is not read blanked (same length): in Markdown fenced code (a fence closes
+    only with one as long), inline code and HTML comments; in LaTeX ``%`` comments, verbatim and
+    the comment environment."""
     if markdown:
-        text = _masked(text, r"^ {0,3}(```|~~~).*?(^ {0,3}\1[^\n]*$|\Z)")  # fenced code
-        text = _masked(text, r"(`+)[^`\n]*?\1")  # inline code
-    else:
-        text = _masked(text, r"(?<!\\)%[^\n]*")  # comments
-        text = _masked(text, r"\\begin\{(verbatim|lstlisting|minted|comment)\}.*?(\\end\{\1\}|\Z)|\\verb(.).*?\3")
+        text = _masked(text, r"^ {0,3}(`{3,}|~{3,}).*?(^ {0,3}\1[`~]*[ \t]*$|\Z)")  # fenced code
+        text = _masked(text, r"<!--.*?(-->|\Z)")  # HTML comments
+        return _masked(text, r"(`+)[^`\n]*?\1")  # inline code
+    text = _masked(text, r"(?<!\\)%[^\n]*")  # comments
+    return _masked(text, r"\\begin\{(verbatim|lstlisting|minted|comment)\}.*?(\\end\{\1\}|\Z)|\\verb(.).*?\3")
+
+
+def _regions(text: str, markdown: bool) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+    """The math of ``text`` (comments and code already blanked) as (start, end) offsets of each
+    block's content, and the blocks never closed as (offset, what).  In Markdown a blank line ends
+    a paragraph, and math with it: ``$$`` or ``$`` not closed before one is not closed."""
     text = text.replace("\\$", "  ")
     regions, unclosed = [], []
     at = 0
@@ -190,8 +199,13 @@ def _regions(text: str, markdown: bool) -> tuple[list[tuple[int, int]], list[tup
         else:
             closing = _CLOSING[opening]
         end = closing.search(text, m.end())
-        if opening == "$" and (end is None or "\n\n" in text[m.end():end.start()]):
-            at = m.end()  # a lone dollar in prose (a price), not math
+        broken = end is not None and re.search(r"\n[ \t]*\n", text[m.end():end.start()]) is not None
+        if opening == "$" and (end is None or broken or text[m.end():m.end() + 1].isspace()):
+            at = m.end()  # a lone dollar in prose (a price; "$ " does not open math, as in Pandoc), not math
+            continue
+        if markdown and opening == "$$" and broken:
+            unclosed.append((m.start(), opening))
+            at = m.end()
             continue
         if end is None:
             unclosed.append((m.start(), opening))
@@ -380,7 +394,12 @@ class _Reader:
 
     # -- positions and errors
     def read(self, raw: str, markdown: bool) -> Solution:
-        self.text = _normalised(raw, self.separator)
+        self.raw = raw
+        self.text = _without_comments(_normalised(raw, self.separator), markdown)
+        #: a file that writes epochs braced (h^{1}, h^{(1)}) writes a square as h^2; one that writes them
+        #: in brackets (h^{(1)}) can have its formulas judged in an epoch's working too
+        self.braced = re.search(r"\^\s*\{\s*[(\[]?\s*[0-9]+\s*[)\]]?\s*\}", self.text) is not None
+        self.parenthesized = re.search(r"\^\s*\{\s*[(\[]\s*[0-9]+\s*[)\]]\s*\}", self.text) is not None
         self.lines = [0] + [m.end() for m in re.finditer("\n", self.text)]
         regions, unclosed = _regions(self.text, markdown)
         for offset, opening in unclosed:
@@ -398,7 +417,22 @@ class _Reader:
                     f"a math block of more than {MAX_REGION:,} characters", start))
                 continue
             self.region(start, end)
+        self.slashes()
         return self.solution
+
+    def slashes(self) -> None:
+        """Values such as 0/253 and 3/200, three or more, without ``--decimal-separator /``: decimals
+        written with a slash, as in Persian hand-writing, that would be graded as fractions."""
+        if self.separator == "/":
+            return
+        slashed = [i for i in self.solution.items if re.fullmatch(r"-?([0-9]+)/([0-9]+)", i.text)
+                   and (i.text.lstrip("-").startswith("0/") or len(i.text.split("/")[1]) >= 3)]
+        if len(slashed) >= 3:
+            first = slashed[0]
+            e = SolutionError(f"{first.text} and {len(slashed) - 1} more look like decimals written with a slash "
+                              "(0/253 for 0.253): pass --decimal-separator / (or write fractions as \\frac{3}{200})",
+                              file=self.file, line=first.line, column=first.column)
+            self.solution.errors.append(e)
 
     def where(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.lines, offset)
@@ -438,7 +472,7 @@ class _Reader:
 
     def parse(self, text: str, start: int, end: int) -> tuple[Tree, list[int]]:
         """One side of a relation as a tree; positions in it map to the file through the offsets."""
-        side = text[start:end]
+        side = _unpunctuated(text[start:end])
         if len(side) > MAX_SIDE:
             raise _UnreadableError(f"more than {MAX_SIDE:,} characters between two = signs", self.base + start)
         if _nesting(side) > MAX_NESTING:
@@ -471,6 +505,10 @@ class _Reader:
             self.solution.errors.append(self.error("nothing after the last = : write the value there (prose in "
                                                    "\\text{…} ends the math that is read)", at, target))
             return
+        # a gradient's formula is judged where it is written without an epoch, and — in a file that writes
+        # epochs in brackets, h^{(1)}, so that h^2 is a square — also in an epoch's working
+        formulas = target.section == "formulas" or (target.section == "grads" and self.parenthesized)
+        seen: set = set()  # the bracketed epochs a formula's names carry: its numbers' epoch
         for number, (s, e) in enumerate(rest):
             last = number == len(rest) - 1
             try:
@@ -480,17 +518,22 @@ class _Reader:
                     self.solution.errors.append(self.error(u.message, u.pos, target))
                 continue
             self.side = _Side(self.text, back)
-            translator = _Translator(self, self.side, target, epochs=target.section != "formulas")
+            translator = _Translator(self, self.side, target, epochs="bracketed" if formulas else "any")
             symbolic = _has_names(tree)
             try:
                 if symbolic:
                     formula, _shape = translator.formula(tree)
-                    if target.section == "formulas":
-                        self.solution.formulas.append(Formula(target.name, formula, *self.where(self.base + s + _lead(text, s)),
-                                                              source=" ".join(text[s:e].split())))
+                    if formulas:
+                        self.solution.formulas.append(Formula(
+                            target.name, formula, *self.where(self.base + s + _lead(text, s)),
+                            source=" ".join(self.raw[self.base + s:self.base + e].split())))
+                        seen |= translator.seen
                 elif target.section != "formulas" and last:
                     self.values(target, translator, tree, self.base + s)
-                elif target.section == "formulas" and last:
+                elif last and len(seen) == 1:  # ∂L/∂b_2 = 2(h_2^{(1)} - y) … = -1.09: epoch 1's gradient
+                    step = self.located("grads", target.name, next(iter(seen)), tree)
+                    self.values(step, translator, tree, self.base + s)
+                elif last:
                     raise _UnreadableError(f"which epoch is this value of ∂L/∂{target.name}? write "
                                            f"\\frac{{\\partial L}}{{\\partial {target.name}^{{1}}}} for epoch 1",
                                            self.base + s)
@@ -542,17 +585,28 @@ class _Reader:
         name, epoch = self.name_and_epoch(base, postfix)
         if name is None:
             if epoch is not None and base.data == "name":  # w_4^{2}: a value claimed for a name the model lacks
-                written = _key(self.source_of(tree))
-                raise_unknown = self.unknown(written.split("^")[0], tree)
-                self.solution.errors.append(raise_unknown)
+                written = _key(self.source_of(tree)).split("^")[0]
+                unknown = self.unknown(written, tree)
+                if unknown is not None:  # close to one of the model's names: a slip, said; else a quantity of
+                    self.solution.errors.append(unknown)  # the author's own (p for softmax(z)), not judged
             return None
         if epoch is None:
             return None
-        if name in self.trainable:
+        if name in self.trainable:  # the value used in a step: the update of the step before
             k, sample = epoch
+            if k == 0:
+                self.solution.errors.append(self.error(
+                    f"{name}^{{(0)}}: epochs are counted from 1 here — {name}^{{(1)}} is the initial value (the one "
+                    f"used in epoch 1), {name}^{{(2)}} the value after epoch 1's update", self.tree_offset(tree)))
+                raise _NotAClaimError
             if self.per_sample:
-                raise _NotAClaimError  # the parameters of a sample's step: not a claim this reader makes
-            if k == 1:
+                step = self.located("updated", name, epoch, tree)  # checked as written: epoch k, sample s
+                k, sample = step.epoch, step.sample
+                if (k, sample) == (1, 1):
+                    return Target("given", name, None, None)
+                previous = (k, sample - 1) if sample > 1 else (k - 1, self.model.samples)
+                return Target("updated", name, *previous)
+            if k == 1 and sample is None:
                 return Target("given", name, None, None)
             return self.located("updated", name, (k - 1, sample), tree)
         if name in self.forward:
@@ -598,7 +652,10 @@ class _Reader:
         sups = [p for p in postfix if p.data == "sup"]
         if len(sups) != 1 or len(postfix) != 1:
             return None
-        m = re.fullmatch(r"[(\[]?([0-9]{1,6})(?:[.,]([0-9]{1,6}))?[)\]]?", self.script_key(sups[0]))
+        key = self.script_key(sups[0])
+        if self.braced and not self.source_of(sups[0].children[0]).lstrip().startswith("{"):
+            return None  # a file that writes epochs braced, h^{1} or h^{(1)}, writes a square as h^2
+        m = re.fullmatch(r"[(\[]?([0-9]{1,6})(?:[.,]([0-9]{1,6}))?[)\]]?", key)
         return (int(m[1]), None if m[2] is None else int(m[2])) if m else None
 
     def script_key(self, postfix: Tree) -> str:
@@ -617,12 +674,16 @@ class _Reader:
     def tree_offset(self, tree: Tree) -> int:
         return self.side.offset(tree)
 
-    def unknown(self, written: str, tree: Tree) -> SolutionError:
+    def unknown(self, written: str, tree: Tree) -> SolutionError | None:
+        """An error for a name with an epoch that is close to one of the model's (``w_4`` beside w1…w3),
+        or None for a symbol of the author's own."""
         valid = sorted(self.shapes)
-        close = difflib.get_close_matches(written.replace("_", "").lower(), [v.lower() for v in valid], n=1,
-                                          cutoff=0.5)
-        hint = (f"; did you mean {close[0]}?" if close else "") + f" (expected one of: {', '.join(valid)})"
-        return self.error(f"{written[:40]!r} with an epoch is not a quantity of the model{hint}", self.tree_offset(tree))
+        folded = {v.lower(): v for v in valid}
+        close = difflib.get_close_matches(written.replace("_", "").lower(), list(folded), n=1, cutoff=0.5)
+        if not close:
+            return None
+        return self.error(f"{written[:40]!r} with an epoch is not a quantity of the model; did you mean "
+                          f"{folded[close[0]]}? (expected one of: {', '.join(valid)})", self.tree_offset(tree))
 
     # -- values
     def values(self, target: Target, translator: _Translator, tree: Tree, start: int) -> None:
@@ -642,9 +703,21 @@ class _Reader:
             for c, cell in enumerate(row):
                 if cell is None:
                     continue
-                text, offset = cell
+                text, offset, source = cell
                 self.solution.items.append(Item(target.epoch, target.sample, target.section, target.name, (r, c),
-                                                text, *self.where(offset)))
+                                                text, *self.where(offset), source=source))
+
+
+def _unpunctuated(side: str) -> str:
+    """A side without the sentence's punctuation and spacing after it (``0.3318.``, ``0.2240,\\;``)."""
+    while True:
+        side = side.rstrip()
+        if side[-2:] in ("\\,", "\\;", "\\!", "\\:") and side[-3:-2] != "\\":
+            side = side[:-2]
+        elif side[-1:] in (",", ".", ";") and side[-2:-1] != "\\":
+            side = side[:-1]
+        else:
+            return side
 
 
 def _lead(text: str, start: int) -> int:
@@ -730,10 +803,12 @@ class _Translator:
     """A side of a relation into the checker's language: a formula (text, shape), or a value
     (a grid of entry texts with their offsets).  Records the shape claims of underbraces."""
 
-    def __init__(self, reader: _Reader, side: _Side, target: Target, *, epochs: bool = False):
-        """``epochs``: a superscript epoch on a name (``out^{1}``) is read and dropped, as in the
-        working of a value's chain; in a formula a superscript is a power or a transpose."""
+    def __init__(self, reader: _Reader, side: _Side, target: Target, *, epochs: str | None = None):
+        """``epochs``: which superscripts on a name are its epoch, dropped (and kept in ``seen``):
+        ``"any"`` (``out^{1}``, in the working of a value's chain), ``"bracketed"`` (only
+        ``h^{(1)}``/``h^{[1]}``), None (a formula's: every superscript is a power or a transpose)."""
         self.reader, self.side, self.target, self.epochs = reader, side, target, epochs
+        self.seen: set[tuple[int, int | None]] = set()
         self.offset, self.source = side.offset, side.source
         self.claims: list[ShapeClaim] = []
 
@@ -928,9 +1003,9 @@ class _Translator:
             if subs:
                 postfix = [p for p in postfix if p is not subs[0]]
                 self.claim(base, subs[0], shape)
-        elif kind == "matrix":
-            raise _UnreadableError("a matrix of numbers in a formula: write the formula in the model's names",
-                              self.offset(base))
+        elif kind in ("matrix", "tuple"):
+            raise _UnreadableError("numbers in a matrix or vector in a formula: write the formula in the model's "
+                                   "names", self.offset(base))
         else:
             raise _UnreadableError("cannot read this part of a formula", self.offset(base))
         if postfix:
@@ -958,8 +1033,12 @@ class _Translator:
         key = _key(word) + (f"_{self.reader.script_key(sub)}" if sub is not None else "")
         name = self.reader.names.get(key)
         if name is not None:
-            if self.epochs and rest and rest[0].data == "sup" and self.reader.epoch_of(rest[:1]) is not None:
+            epoch = self.reader.epoch_of(rest[:1]) if self.epochs and rest and rest[0].data == "sup" else None
+            if epoch is not None and (self.epochs == "any" or self.reader.script_key(rest[0])[:1] in "(["):
                 rest = rest[1:]  # out^{1}: the value of epoch 1, in a value's working
+                self.seen.add(epoch)
+            elif epoch is not None and epoch[0] == self.target.epoch:
+                raise _NotAClaimError  # out^{2} in epoch 2's working: an epoch or a square? not judged as a formula
             return name, self.reader.shapes[name], rest
         if key in _RATES and key not in self.reader.names:
             return f"({self.reader.rate})", (1, 1), rest
@@ -995,7 +1074,7 @@ class _Translator:
     # -- values: a grid of (text, offset)
     def value(self, tree: Tree) -> list[list[tuple[str, int] | None]]:
         factor = _single_factor(tree)
-        if factor is not None and factor.children[0].data == "matrix":
+        if factor is not None and factor.children[0].data in ("matrix", "tuple"):
             return self.matrix(factor)
         if tree.data == "expr" and tree.children[0] is None and len(tree.children) == 2:
             term = tree.children[1]
@@ -1007,19 +1086,24 @@ class _Translator:
                 scalar = parts[0] if matrices[0] is parts[1] else parts[1]
                 factor_text = self.arith(scalar)
                 grid = self.matrix(matrices[0])
-                return [[None if c is None else (f"{_wrapped(factor_text)}*{_wrapped(c[0])}", c[1]) for c in row]
-                        for row in grid]
-        return [[(self.arith(tree), self.offset(tree))]]
+                written = self.written(scalar)
+                return [[None if c is None else (f"{_wrapped(factor_text)}*{_wrapped(c[0])}", c[1], f"{written} · {c[2]}")
+                         for c in row] for row in grid]
+        return [[(self.arith(tree), self.offset(tree), self.written(tree))]]
 
     def matrix(self, factor: Tree) -> list[list[tuple[str, int] | None]]:
+        """A matrix's entries, or a vector's written ``(a, b)``/``[a, b]`` (a row; ``^T`` makes it a column)."""
         base, postfix = factor.children[0], factor.children[1:]
+        if base.data == "tuple":
+            grid = [[(self.arith(c), self.offset(c), self.written(c)) for c in base.children]]
+            return self.transposed(grid, postfix)
         rows_tree = base.children[1]
         grid = []
         for row in rows_tree.children:
             if not isinstance(row, Tree):
                 continue
             cells = [c for c in row.children if not (isinstance(c, Token) and c.type == "AMP")]
-            grid.append([None if c is None else (self.arith(c), self.offset(c)) for c in cells])
+            grid.append([None if c is None else (self.arith(c), self.offset(c), self.written(c)) for c in cells])
         while grid and all(c is None for c in grid[-1]):  # a \\ after the last row
             grid.pop()
         if not grid:
@@ -1027,12 +1111,25 @@ class _Translator:
         width = max(len(r) for r in grid)
         if any(len(r) != width for r in grid):
             raise _UnreadableError("the rows of this matrix have different lengths", self.offset(base))
+        return self.transposed(grid, postfix)
+
+    def transposed(self, grid: list, postfix: list) -> list:
         for p in postfix:
             script = _key(self.source(p.children[0])).strip("{}") if p.data == "sup" else None
             if script not in _TRANSPOSE:
                 raise _UnreadableError("a matrix value may only be transposed (^T)", self.offset(p))
             grid = [list(col) for col in zip(*grid)]
         return grid
+
+    def written(self, node) -> str:
+        """A value as its author wrote it (digits and marks as in the file), on one line."""
+        if isinstance(node, Token):
+            start, end = node.start_pos, node.end_pos
+        else:
+            start, end = node.meta.start_pos, node.meta.end_pos
+        back = self.side.back
+        a, b = back[start], back[min(end, len(back) - 1)]
+        return " ".join(self.reader.raw[a:b].split())[:200]
 
     def arith(self, node) -> str:
         """A numeric expression in the checker's value language (``0.1*(4.47-6)``)."""
@@ -1089,9 +1186,11 @@ class _Translator:
     def arith_base(self, base: Tree) -> str:
         kind = base.data
         if kind == "number":
-            return base.children[0].value
+            return base.children[0].value.replace("{,}", ".").replace("{.}", ".")
         if kind == "paren":
             return f"({self.arith(base.children[0])})"
+        if kind == "tuple":
+            raise _UnreadableError("a vector inside a value: write the value as one vector", self.offset(base))
         if kind == "frac":
             _, top, bottom = base.children
             return f"({self.arith(top)})/({self.arith(bottom)})"

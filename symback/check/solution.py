@@ -67,9 +67,10 @@ class Item:
     section: str  # "forward" | "grads" | "updated"
     name: str
     index: tuple[int, int]  # 0-based (row, column)
-    text: str
+    text: str  # what is judged: in the checker's value language (a LaTeX value is translated: 0/253 → 0.253)
     line: int  # 1-based
     column: int  # 1-based
+    source: str | None = field(default=None, compare=False)  # a LaTeX value as written (۰/۲۵۳), shown to its author
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Formula:
     text: str  # in the checker's formula language (a LaTeX formula is translated by check/latex.py)
     line: int
     column: int
-    source: str | None = None  # the LaTeX as written, for a formula read from LaTeX
+    source: str | None = field(default=None, compare=False)  # the LaTeX as written, for a formula read from LaTeX
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def _linked_folder(path) -> str | None:
 
 #: file suffixes read as LaTeX math in Markdown or in a LaTeX document (`symback.check.latex`)
 MARKDOWN_SUFFIXES = (".md", ".markdown")
-LATEX_SUFFIXES = (".tex",)
+LATEX_SUFFIXES = (".tex", ".latex")
 
 
 def load_solution(path: str | os.PathLike, model: Model, *, decimal_separator: str = ".") -> Solution:
