@@ -174,7 +174,8 @@ def diagnose(marking, k: int, key, index, claim, computed, spread, entries) -> t
     if best is not None:
         expected = number(checker.lr, 6) if best.code == "learning-rate" else \
             str(sp.Rational(checker.model.relu_grad_at_zero))
-        return {"code": best.code, "message": best.message(expected), "detail": best.detail}, None
+        return {"code": best.code, "message": best.message(expected), "detail": best.detail,
+                "expected": expected}, None
     right = computed[index]
     digits = max(checker.model.digits, claim.expression.significant or 0)
     if key[0] == "updated":
@@ -208,8 +209,9 @@ def _hit(claim, value, low=0.0, high=0.0) -> bool:
 
 
 def _arithmetic(right, digits: int) -> dict:
-    return {"code": "arithmetic", "message": mistakes.message("arithmetic", expected=number(right, max(digits, 4))),
-            "detail": ""}
+    expected = number(right, max(digits, 4))
+    return {"code": "arithmetic", "message": mistakes.message("arithmetic", expected=expected), "detail": "",
+            "expected": expected}
 
 
 def _update_slip(marking, k, key, index, claim, right, widening, digits) -> tuple[dict | None, str | None]:

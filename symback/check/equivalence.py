@@ -146,7 +146,8 @@ class FormulaJudge:
                 continue  # a mistake that changes nothing at the points explains nothing
             if self._counterexample(name, left, mutated) is None:
                 expected = str(sp.Rational(self.checker.model.relu_grad_at_zero))
-                return "wrong", difference, {"code": m.code, "message": m.message(expected), "detail": m.detail}, \
+                return "wrong", difference, {"code": m.code, "message": m.message(expected), "detail": m.detail,
+                                             "expected": expected}, \
                     "compared at the exercise's point and random points"
         return "wrong", difference, None, "compared at the exercise's point and random points"
 

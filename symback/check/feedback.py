@@ -301,9 +301,9 @@ def _message(diagnosis: dict) -> str:
     """A diagnosis's sentence in the report's language: the catalogue's message translated and filled with
     the diagnosis's detail; as the grader wrote it when the message quotes a value not kept apart from it."""
     template = MESSAGES.get(diagnosis.get("code"))
-    if template is None or "{expected}" in template or "detail" not in diagnosis:
+    if template is None or ("{expected}" in template and "expected" not in diagnosis) or "detail" not in diagnosis:
         return diagnosis["message"]
-    return catalogue_sentence(template).format(detail=diagnosis["detail"])
+    return catalogue_sentence(template).format(detail=diagnosis["detail"], expected=diagnosis.get("expected", ""))
 
 
 def _sentence(text: str) -> str:

@@ -422,17 +422,17 @@ class _Reader:
 
     def slashes(self) -> None:
         """Values such as 0/253 and 3/200, three or more, without ``--decimal-separator /``: decimals
-        written with a slash, as in Persian hand-writing, that would be graded as fractions."""
+        written with a slash, as in Persian hand-writing, that would be graded as fractions — the file
+        is refused (`SolutionError`) with the option to pass."""
         if self.separator == "/":
             return
         slashed = [i for i in self.solution.items if re.fullmatch(r"-?([0-9]+)/([0-9]+)", i.text)
                    and (i.text.lstrip("-").startswith("0/") or len(i.text.split("/")[1]) >= 3)]
-        if len(slashed) >= 3:
+        if len(slashed) >= 3:  # the whole file would be misread: say so first, and only that
             first = slashed[0]
-            e = SolutionError(f"{first.text} and {len(slashed) - 1} more look like decimals written with a slash "
-                              "(0/253 for 0.253): pass --decimal-separator / (or write fractions as \\frac{3}{200})",
-                              file=self.file, line=first.line, column=first.column)
-            self.solution.errors.append(e)
+            raise SolutionError(f"{first.text} and {len(slashed) - 1} more look like decimals written with a slash "
+                                "(0/253 for 0.253): pass --decimal-separator / (or write fractions as \\frac{3}{200})",
+                                file=self.file, line=first.line, column=first.column)
 
     def where(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.lines, offset)
@@ -514,7 +514,7 @@ class _Reader:
             try:
                 tree, back = self.parse(text, s, e)
             except _UnreadableError as u:
-                if last and target.section != "formulas":
+                if last or target.section == "formulas":  # a claim, or a formula: it must be read
                     self.solution.errors.append(self.error(u.message, u.pos, target))
                 continue
             self.side = _Side(self.text, back)
@@ -526,7 +526,7 @@ class _Reader:
                     if formulas:
                         self.solution.formulas.append(Formula(
                             target.name, formula, *self.where(self.base + s + _lead(text, s)),
-                            source=" ".join(self.raw[self.base + s:self.base + e].split())))
+                            source=" ".join(text[s:e].split())))  # as written, its layout (\\end{aligned}) left out
                         seen |= translator.seen
                 elif target.section != "formulas" and last:
                     self.values(target, translator, tree, self.base + s)

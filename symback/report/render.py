@@ -229,11 +229,16 @@ def tex_label_rtl(value) -> str:
     return r"\LRE{" + r"\kern0pt ".join(_escaped(c, _ARABIC_SETTABLE) for c in str(value).replace("\0", "")) + "}"
 
 
+#: Persian (۰–۹) and Arabic-Indic (٠–٩) digits and the Arabic decimal mark, which no typewriter font has
+_DIGITS_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫", "0123456789" * 2 + ".")
+
+
 def tex_code(value) -> str:
     """What a student wrote, for ``\\texttt{…}``: escaped as `tex` does, with a break allowed
     between any two characters, so that a long formula or value wraps in its table cell instead
-    of running over the next column and off the page."""
-    return r"\allowbreak{}".join(tex(c) for c in str(value).replace("\0", ""))
+    of running over the next column and off the page.  Persian digits are set as the same digits
+    in ASCII (۰٫۲۵۳ as 0.253): the typewriter font has no Persian glyphs."""
+    return r"\allowbreak{}".join(tex(c) for c in str(value).replace("\0", "").translate(_DIGITS_ASCII))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")

@@ -34,6 +34,11 @@ def judged_formula(checker, latex):
 
 
 @pytest.fixture(scope="module")
+def course_checker(course):
+    return Checker(course)
+
+
+@pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """The seed model with a notation file beside it: g for tanh, ŷ for out."""
     folder = tmp_path_factory.mktemp("course")
@@ -53,9 +58,8 @@ def test_the_notation_file_beside_the_model_adds_to_its_own(course):
     (r"\frac{\partial L}{\partial b_1} = (\hat{y} - 6) u(z) w_2 \odot g(u_1)^2", "b1",
      "(out - 6) * step(z) * w2 * tanh(u1)**2"),
 ])
-def test_a_course_symbol_reads_as_the_name_or_function_it_stands_for(course, latex, name, twin):
-    checker = Checker(course)
-    assert judged_formula(checker, latex) == formula_twin(checker, name, twin)
+def test_a_course_symbol_reads_as_the_name_or_function_it_stands_for(course_checker, latex, name, twin):
+    assert judged_formula(course_checker, latex) == formula_twin(course_checker, name, twin)
 
 
 @pytest.mark.parametrize(("notation", "why"), [

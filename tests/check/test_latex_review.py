@@ -15,6 +15,7 @@ import symback
 from symback.check.grade import Checker
 from symback.check.latex import parse_latex_solution
 from symback.check.solution import parse_solution
+from symback.errors import SolutionError
 
 SEED = json.loads((ROOT / "reports" / "seed" / "result.json").read_text())
 OUT = SEED["epochs"][0]["forward"]["out"][0][0]  # 4.4717…
@@ -114,8 +115,9 @@ def test_a_symbol_of_the_author_s_own_is_not_an_error_but_a_slip_is(seed):
 
 def test_slash_decimals_without_the_option_are_flagged(seed):
     text = "".join(f"$$ {name}^{{1}} = {v} $$\n" for name, v in (("out", "4/472"), ("z", "1/972"), ("loss", "1/168")))
-    (error,) = read(text, seed).errors
-    assert "--decimal-separator /" in error.message and error.line == 1
+    with pytest.raises(SolutionError) as e:  # the whole file would be misread: refused, with the option to pass
+        read(text, seed)
+    assert "--decimal-separator /" in e.value.message and e.value.line == 1
     assert not read(text, seed, sep="/").errors
     assert not read("$$ out^{1} = \\frac{1}{3} $$\n$$ z^{1} = 2/3 $$\n$$ loss^{1} = 1/4 $$\n", seed).errors  # fractions
 
