@@ -181,3 +181,13 @@ def test_a_persian_pdf_compiles_shows_persian_and_is_reproducible(tmp_path):
     for words in ("مدل", "گراف محاسباتی", "گذر رو به جلو", "ابعاد هر کمیت نامدار", "آموزش", "درستیسنجی"):
         assert words in text, words
     assert "1.168" in text and "4.472" in text  # the seed's loss and out of epoch 1, in Latin digits
+
+
+def test_a_latin_run_in_persian_markdown_keeps_its_order():
+    """Unicode's bidi algorithm shows −0.0070 as 0.0070− in a right-to-left paragraph: a run with a sign,
+    an operator or a Latin word is isolated left to right (U+2066 … U+2069); a number alone needs nothing."""
+    from symback.report.render import code_rtl, md_rtl
+
+    assert md_rtl("مقدار درست −0.0070 است") == "مقدار درست \u2066−0.0070\u2069 است"
+    assert md_rtl("دورهٔ 1 و w1 پس از به‌روزرسانی") == "دورهٔ 1 و \u2066w1\u2069 پس از به\u200cروزرسانی"
+    assert code_rtl("-0.053") == "\u2066`-0.053`\u2069"

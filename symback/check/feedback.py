@@ -203,6 +203,7 @@ class _View:
                                                                                               "gives this value")),
             # a formula's difference (where it differs) beside its diagnosis
             "detail": _sentence(j.reason) if j.diagnosis and j.reason and j.section == "formulas" and not shape else "",
+            **self.shape_place(j),
         }
 
     def unreadable(self, j: Judged) -> dict:
@@ -258,11 +259,21 @@ class _View:
             where = self.place(j)
             return {"where": where[:1].upper() + where[1:], "where_tex": "", "line": j.line, "text": j.written,
                     "gradient_tex": "", "status": j.status,
-                    "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""), "detail": ""}
+                    "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""), "detail": "",
+                    **self.shape_place(j)}
         return {"where": f"∂L/∂{j.name}", "where_tex": rf"$\partial L/\partial {{{tex}}}$", "line": j.line, "text": j.text,
                 "gradient_tex": self.gradient_tex(j.name), "status": j.status,
                 "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""),
-                "detail": _sentence(j.reason) if j.status == "wrong" and j.diagnosis and j.reason else ""}
+                "detail": _sentence(j.reason) if j.status == "wrong" and j.diagnosis and j.reason else "",
+                **self.shape_place(j)}
+
+    def shape_place(self, j: Judged) -> dict:
+        """For a shape under part of a formula: the part as the student wrote it (``part``, for the LaTeX
+        template to set in typewriter type, left to right) and the gradient it belongs to, in math."""
+        if j.rule != SHAPE_RULE:
+            return {"part": "", "part_of": ""}
+        tex = self.names.get(j.name) or latex_name(j.name)
+        return {"part": plain_latex(j.text), "part_of": rf"$\partial L/\partial {{{tex}}}$"}
 
     def gradient_tex(self, name: str) -> str:
         """``∂L/∂name = …`` typeset from the derivation: its closed form, or — when that is too long

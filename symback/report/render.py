@@ -75,7 +75,7 @@ def environment(format: str, user_dir: Path | None = None,  # noqa: A002
     env.filters.update(FILTERS)
     env.filters["num"] = language.num
     if language.rtl:
-        env.filters.update(tex=tex_rtl, tex_code=tex_code_rtl, tex_label=tex_label_rtl, md=md_rtl)
+        env.filters.update(tex=tex_rtl, tex_code=tex_code_rtl, tex_label=tex_label_rtl, md=md_rtl, code=code_rtl)
     # a sentence made where no document was being made (a training note: `i18n.Message`) is shown in this one's language
     for name in ("tex", "md", "sentence"):
         env.filters[name] = _showing(env.filters[name], language)
@@ -247,10 +247,34 @@ def md(value) -> str:
     return _MD_SPECIAL.sub(r"\\\1", printable(" ".join(str(value).splitlines())))
 
 
+#: Unicode's left-to-right isolate and its end: a run of Latin text in Persian prose keeps its own order
+#: (a browser otherwise shows −0.0070 as 0.0070− in a right-to-left paragraph)
+_LRI, _PDI = "\u2066", "\u2069"
+
+
 def md_rtl(value) -> str:
-    """`md` for a right-to-left document: the zero-width non-joiner of Persian words (نام‌دار) is kept —
-    it joins no line and overrides no direction; every other unseen character is shown as `md` shows it."""
-    return "\u200c".join(md(part) for part in str(value).split("\u200c"))
+    """`md` for a right-to-left document: each run of Latin text (a name, a number with its sign) is
+    isolated left to right, and the zero-width non-joiner of Persian words (نام‌دار) is kept — it joins
+    no line and overrides no direction; every other unseen character is shown as `md` shows it."""
+    text = "\u200c".join(md(part) for part in str(value).split("\u200c"))
+    out, at = [], 0
+    while (m := _LATIN_RUN.search(text, at)) is not None:
+        before, run, _ = _latin_run(m.group())
+        if not run:
+            out.append(text[at:m.start() + 1])
+            at = m.start() + 1
+            continue
+        # a number alone reads right in Persian prose; a sign, an operator or a Latin word needs the isolate
+        isolated = _LRI + run + _PDI if re.search(r"[^\d.,\s]", run) else run
+        out.append(text[at:m.start()] + before + isolated)
+        at = m.start() + len(before) + len(run)
+    return "".join(out) + text[at:]
+
+
+def code_rtl(value) -> str:
+    """`code` in a right-to-left document: the code span isolated left to right (`-0.053` keeps its sign
+    in front)."""
+    return _LRI + code(value) + _PDI
 
 
 def code(value) -> str:
