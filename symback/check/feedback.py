@@ -146,7 +146,7 @@ class _View:
             return _("%(step)s, %(what)s of %(name)s", step=self.step(j), what=_(what), name=j.name)
         if j.section == "updated":
             return _("%(step)s, %(entry)s after the update", step=self.step(j), entry=self.entry(j))
-        return f"{self.step(j)}, {self.entry(j)}"
+        return _("%(step)s, %(entry)s", step=self.step(j), entry=self.entry(j))
 
     def place_tex(self, j: Judged) -> str:
         """`place` as LaTeX (text with the entry in math); "" where `place` is plain text.  Its words are
@@ -160,7 +160,7 @@ class _View:
             return ""  # the template writes `place` as text
         if j.section == "updated":
             return _("%(step)s, %(entry)s after the update", step=self.step(j), entry=f"${self.entry_tex(j)}$")
-        return rf"{self.step(j)}, ${self.entry_tex(j)}$"
+        return _("%(step)s, %(entry)s", step=self.step(j), entry=f"${self.entry_tex(j)}$")
 
     def tensor_title(self, section: str, name: str) -> tuple[str, str]:
         """A tensor block's heading, as text and as LaTeX."""
