@@ -25,8 +25,8 @@ def override(model, **options) -> None:
 
 
 #: ``--lang`` and ``--digits-style``, shared by the commands that write documents for people
-LANG_HELP = ("Language of the documents (derivation, worksheet and key, feedback): en or fa (Persian, right to left, "
-             "PDFs through XeLaTeX). Terminal output and JSON stay English.")
+LANG_HELP = ("Language of the documents it writes: en or fa (Persian, right to left, PDFs through XeLaTeX). "
+             "Terminal output and JSON stay English.")
 DIGITS_HELP = ("Digits in the documents' prose with --lang fa: latin or persian (۰–۹); math keeps Latin digits. "
                "persian with --lang en is an error.")
 Lang = Annotated[str, typer.Option("--lang", help=LANG_HELP)]
