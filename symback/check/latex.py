@@ -55,6 +55,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -214,9 +215,14 @@ def _regions(text: str, markdown: bool) -> tuple[list[tuple[int, int]], list[tup
         at = end.end()
 
 
-def _rows(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The rows of a math block: split at ``\\`` outside braces, matrices and cases."""
-    rows, depth, env, row_start, i = [], 0, 0, start, start
+def _top_level(text: str, start: int, end: int, brackets: str) -> Iterator[tuple[int, int, int]]:
+    """(position, bracket depth, environment depth) of each character of ``text[start:end]`` that
+    begins something (a character, a command, an escaped character), matrices' and cases' own
+    markers skipped: what the scanners below need to tell the top level of a block."""
+    closing = {"{": "}", "(": ")", "[": "]"}
+    opened, closers = set(brackets), {closing[b] for b in brackets}
+    depth = env = 0
+    i = start
     while i < end:
         c = text[i]
         if c == "\\":
@@ -225,16 +231,24 @@ def _rows(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 env += 1 if m.group(1) == "begin" else -1
                 i = m.end()
                 continue
-            if text.startswith("\\\\", i) and depth <= 0 and env <= 0:
-                rows.append((row_start, i))
-                row_start = i + 2
-            i += 2
+            yield i, depth, env
+            i += 1 + (i + 1 < end and not text[i + 1].isalpha())  # \{ \} \\ are not brackets
             continue
-        if c == "{":
+        yield i, depth, env
+        if c in opened:
             depth += 1
-        elif c == "}":
+        elif c in closers:
             depth -= 1
         i += 1
+
+
+def _rows(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The rows of a math block: split at ``\\\\`` outside braces, matrices and cases."""
+    rows, row_start = [], start
+    for i, depth, env in _top_level(text, start, end, "{"):
+        if depth <= 0 and env <= 0 and text.startswith("\\\\", i):
+            rows.append((row_start, i))
+            row_start = i + 2
     rows.append((row_start, end))
     return rows
 
@@ -242,56 +256,24 @@ def _rows(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _unaligned(text: str, start: int, end: int) -> str:
     """``text`` with the alignment marks ``&`` of ``text[start:end]`` blanked, except in matrices
     (where they separate columns)."""
-    chars, env, i = list(text), 0, start
-    while i < end:
-        if text[i] == "\\":
-            m = _OPAQUE_ENVIRONMENTS.match(text, i)
-            if m:
-                env += 1 if m.group(1) == "begin" else -1
-                i = m.end()
-                continue
-            i += 2
-            continue
+    chars = list(text)
+    for i, _depth, env in _top_level(text, start, end, ""):
         if text[i] == "&" and env <= 0:
             chars[i] = " "
-        i += 1
     return "".join(chars)
 
 
 def _split(text: str, start: int, end: int, pattern: re.Pattern, brackets: str = "{([") -> list[tuple[int, int, str]]:
     """(start, end, separator) of the parts of ``text[start:end]`` between top-level matches of
     ``pattern`` (the separator is what ended the part; '' for the last)."""
-    closing = {"{": "}", "(": ")", "[": "]"}
-    opened = set(brackets)
-    closers = {closing[b] for b in brackets}
-    parts, depth, env, part_start, i = [], 0, 0, start, start
-    while i < end:
-        c = text[i]
-        if c == "\\":
-            m = _OPAQUE_ENVIRONMENTS.match(text, i)
-            if m:
-                env += 1 if m.group(1) == "begin" else -1
-                i = m.end()
-                continue
-            if depth <= 0 and env <= 0:
-                m = pattern.match(text, i)
-                if m and m.end() <= end:
-                    parts.append((part_start, i, m.group(0)))
-                    part_start = i = m.end()
-                    continue
-            i += 1 + (i + 1 < end and not text[i + 1].isalpha())  # \{ \} \\ are not brackets
+    parts, part_start = [], start
+    for i, depth, env in _top_level(text, start, end, brackets):
+        if i < part_start or depth > 0 or env > 0 or text[i] in brackets:
             continue
-        if c in opened:
-            depth += 1
-        elif c in closers:
-            depth -= 1
-        elif depth <= 0 and env <= 0:
-            m = pattern.match(text, i)
-            if m and m.end() <= end:
-                parts.append((part_start, i, m.group(0)))
-                part_start = i = m.end()
-                continue
-        i += 1
+        m = pattern.match(text, i)
+        if m and m.end() <= end:
+            parts.append((part_start, i, m.group(0)))
+            part_start = m.end()
     parts.append((part_start, end, ""))
     return parts
 
