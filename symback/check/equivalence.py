@@ -115,7 +115,12 @@ class FormulaJudge:
             written = parse_formula(text, symbols, relu_grad_at_zero=self.checker.model.relu_grad_at_zero)
         except SolutionError as e:
             if "×" in e.message:  # shapes that do not fit: a wrong formula, not an unreadable one
-                return "wrong", e.message, None, "shapes"
+                left_out = self._transpose_left_out(name, text, symbols)
+                if left_out is None:
+                    return "wrong", e.message, None, "shapes"
+                detail = f"{left_out}ᵀ was written {left_out}"
+                return "wrong", e.message, {"code": "missing-transpose", "detail": detail,
+                                            "message": mistakes.message("missing-transpose", detail)}, "shapes"
             return "error", f"the formula cannot be read: {e.message}", None, None
         right = self.closed(name)
         deltas = {d.delta[n]: _closed_delta(d, n) for n in d.order if n in d.delta_defs and n.name
@@ -150,6 +155,24 @@ class FormulaJudge:
                                              "expected": expected}, \
                     "compared at the exercise's point and random points"
         return "wrong", difference, None, "compared at the exercise's point and random points"
+
+    def _transpose_left_out(self, name: str, text: str, symbols: dict) -> str | None:
+        """The one name whose transpose (added, or taken away) makes a formula whose sizes do not fit
+        the derived gradient — ``(out - y) @ h`` for ``(out - y) @ h.T`` — or None."""
+        right = self.closed(name)
+        for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)(\.T)?(?![\w(])", text):
+            if m.group(1) not in symbols:
+                continue
+            changed = m.group(1) if m.group(2) else f"{m.group(1)}.T"
+            variant = text[:m.start()] + changed + text[m.end():]
+            try:
+                fixed = parse_formula(variant, symbols, relu_grad_at_zero=self.checker.model.relu_grad_at_zero)
+            except SolutionError:
+                continue
+            if tuple(fixed.shape) == right.shape and self._counterexample(name, Formula(fixed, self.q.keys),
+                                                                          right) is None:
+                return m.group(1)
+        return None
 
     def _mutated(self, m, name: str) -> Formula | None:
         cache = m.__dict__.setdefault("_closed", {})

@@ -156,3 +156,21 @@ def test_a_per_sample_parameter_is_the_update_of_the_step_before(per_sample):
     checker = Checker(per_sample)
     assert [j.status for j in checker.check(solution).items] == [j.status for j in checker.check(twin).items] \
         == ["correct", "wrong"]
+
+
+@pytest.mark.parametrize(("written", "left_out"), [
+    ("((out - y) * out * (1 - out)) @ h", "h"),  # the right gradient is ((out - y) ⊙ out ⊙ (1 − out)) hᵀ
+    ("((out - y) * out * (1 - out)).T @ h.T", None),  # two changes from it: not one transpose
+])
+def test_a_formula_whose_sizes_fit_with_one_transpose_is_named_missing_transpose(written, left_out):
+    sigmoid = symback.load(ROOT / "examples" / "sigmoid_222.py")
+    checker = Checker(sigmoid)
+    (j,) = checker.check(parse_solution(f'formulas:\n  w2: "{written}"\n', sigmoid)).items
+    assert j.status == "wrong"
+    assert (j.diagnosis or {}).get("code") == ("missing-transpose" if left_out else None)
+    if left_out:
+        assert f"{left_out}ᵀ was written {left_out}" in j.diagnosis["message"]
+    latex = parse_latex_solution("$$ \\frac{\\partial L}{\\partial w_2} = ((out - y) \\odot out \\odot (1 - out)) h $$",
+                                 sigmoid)
+    (k,) = checker.check(latex).items
+    assert (k.status, k.diagnosis["code"]) == ("wrong", "missing-transpose")
