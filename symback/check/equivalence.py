@@ -123,8 +123,7 @@ class FormulaJudge:
                                             "message": mistakes.message("missing-transpose", detail)}, "shapes"
             return "error", f"the formula cannot be read: {e.message}", None, None
         right = self.closed(name)
-        deltas = {d.delta[n]: _closed_delta(d, n) for n in d.order if n in d.delta_defs and n.name
-                  and not n.is_leaf and n is not d.loss}
+        deltas = self._deltas()
         if tuple(written.shape) != right.shape:
             why = (f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{name} is "
                    f"{right.shape[0]}×{right.shape[1]}")
@@ -156,6 +155,12 @@ class FormulaJudge:
                     "compared at the exercise's point and random points"
         return "wrong", difference, None, "compared at the exercise's point and random points"
 
+    def _deltas(self) -> dict:
+        """Each named δ symbol a formula may use (``delta_h``) → its closed form."""
+        d = self.d
+        return {d.delta[n]: _closed_delta(d, n) for n in d.order if n in d.delta_defs and n.name
+                and not n.is_leaf and n is not d.loss}
+
     def _transpose_left_out(self, name: str, text: str, symbols: dict) -> str | None:
         """The one name whose transpose (added, or taken away) makes a formula whose sizes do not fit
         the derived gradient — ``(out - y) @ h`` for ``(out - y) @ h.T`` — or None."""
@@ -169,8 +174,8 @@ class FormulaJudge:
                 fixed = parse_formula(variant, symbols, relu_grad_at_zero=self.checker.model.relu_grad_at_zero)
             except SolutionError:
                 continue
-            if tuple(fixed.shape) == right.shape and self._counterexample(name, Formula(fixed, self.q.keys),
-                                                                          right) is None:
+            if tuple(fixed.shape) == right.shape and self._counterexample(
+                    name, Formula(fixed.xreplace(self._deltas()), self.q.keys), right) is None:
                 return m.group(1)
         return None
 
