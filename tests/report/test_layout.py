@@ -74,3 +74,33 @@ def test_a_wide_layers_answer_boxes_fit_across_the_worksheet(tmp_path):
     subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "w.tex"], cwd=tmp_path,
                    capture_output=True, check=True, timeout=300)
     assert "SHRUNK" not in (tmp_path / "w.log").read_text(errors="replace")
+
+
+DEEP = """from symback import Model, param, data, tanh, sum
+x = data([0.5, -1.0])
+y = data([0.2])
+layers = [(param([[0.1, -0.2], [0.3, 0.4], [-0.5, 0.2]]), param([0.0, 0.1, -0.1])),
+          (param([[0.2, -0.1, 0.3], [0.1, 0.2, -0.4]]), param([0.05, -0.05])),
+          (param([[0.6, -0.3]]), param([0.1]))]
+h = x
+for W, b in layers:
+    h = tanh(W @ h + b)
+model = Model(sum((h - y) ** 2) / 2, lr=0.5, epochs=1, title="Three tanh layers")
+"""
+
+
+def test_a_deep_gradients_closed_form_goes_on_a_line_of_its_own_in_the_key(tmp_path):
+    """∂L/∂W1 = δ_h1 ⊙ (1 − h1 ⊙ h1) xᵀ = ((W2ᵀ((W3ᵀ …)))) xᵀ ran 72 pt past the margin of a three-layer net's key
+    (and cut the part's label off the page in Persian): the closed form now breaks to a line of its own,
+    measured by TeX — nothing overfull, nothing shrunk."""
+    from symback.report import worksheet
+
+    (tmp_path / "deep.py").write_text(DEEP)
+    model = symback.load(tmp_path / "deep.py")
+    tex = latex_file("worksheet", {**worksheet.build(model, model.train()), "key": True})["worksheet.tex"]
+    assert r"\keygradient{" in tex
+    (tmp_path / "k.tex").write_text(tex.replace(SHRINK, REPORT), encoding="utf-8")
+    subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "k.tex"], cwd=tmp_path,
+                   capture_output=True, check=True, timeout=300)
+    log = (tmp_path / "k.log").read_text(errors="replace")
+    assert "SHRUNK" not in log and "Overfull \\hbox" not in log
