@@ -23,6 +23,7 @@ import sympy as sp
 from ..engine.explicit import explicit, tree_size
 from ..engine.expr import scaled, transpose
 from ..errors import SolutionError
+from ..i18n import N_, Message
 from ..numeric.formatting import entry_text, number
 from ..numeric.printing import code
 from ..numeric.program import to_mp
@@ -68,9 +69,11 @@ class FormulaJudge:
         judged.status, judged.reason, judged.diagnosis, judged.rule = self._memo[key]
         if f.source and judged.reason:  # the translation's positions and operators mean nothing to the author
             reason = re.sub(r" at character [0-9]+", "", judged.reason)
-            judged.reason = re.sub(r"@ needs matching inner sizes: (\S+) @ (\S+)",
-                                   r"a matrix product needs matching inner sizes, not \1 times \2 (⊙ multiplies "
-                                   r"entry by entry)", reason)
+            reason = re.sub(r"@ needs matching inner sizes: (\S+) @ (\S+)",
+                            r"a matrix product needs matching inner sizes, not \1 times \2 (⊙ multiplies "
+                            r"entry by entry)", reason)
+            if reason != judged.reason:  # (a reason kept as a Message stays one: a document translates it)
+                judged.reason = reason
         return judged
 
     def _prepare(self) -> None:
@@ -125,8 +128,9 @@ class FormulaJudge:
         right = self.closed(name)
         deltas = self._deltas()
         if tuple(written.shape) != right.shape:
-            why = (f"the formula is {written.shape[0]}×{written.shape[1]}; ∂L/∂{name} is "
-                   f"{right.shape[0]}×{right.shape[1]}")
+            why = N_("the formula is %(written)s; ∂L/∂%(name)s is %(right)s",
+                     written=f"{written.shape[0]}×{written.shape[1]}", name=name,
+                     right=f"{right.shape[0]}×{right.shape[1]}")
             if tuple(written.shape) == right.shape[::-1] and self._counterexample(
                     name, Formula(transpose(written.xreplace(deltas)), self.q.keys), right) is None:
                 return "wrong", why, {"code": "missing-transpose", "detail": "the gradient came out transposed",
@@ -137,10 +141,10 @@ class FormulaJudge:
         difference = self._counterexample(name, left, right)
         if difference is None:
             if self._exactly_equal(left.expr, right.expr):
-                return "correct", "equal exactly (SymPy)", None, "equal exactly (SymPy)"
+                return "correct", Message(N_("equal exactly (SymPy)")), None, "equal exactly (SymPy)"
             differs = self._differs_at_the_exercise(name, left.expr, right.expr)
             if differs is None:
-                how = f"equal at all {len(self.points())} points (SymPy could not decide it exactly)"
+                how = N_("equal at all %(num)s points (SymPy could not decide it exactly)", num=len(self.points()))
                 return "correct", how, None, how
             difference = differs
         catalogue = self.checker.catalogue

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..i18n import N_, _, ngettext, num
+from ..i18n import N_, _, ngettext, num, shown
 from ..i18n import formula as catalogue_sentence
 from ..numeric.formatting import number, number_latex, number_unicode
 from ..numeric.printing import latex, latex_name, latex_names
@@ -199,10 +199,11 @@ class _View:
             else "",
             "cause": _title(code) if code else _("cause unknown"),
             "code": code or "",
-            "explanation": _sentence(_message(j.diagnosis) if j.diagnosis else j.reason or _("no catalogued mistake "
+            "explanation": _sentence(_message(j.diagnosis) if j.diagnosis else shown(j.reason) or _("no catalogued mistake "
                                                                                               "gives this value")),
             # a formula's difference (where it differs) beside its diagnosis
-            "detail": _sentence(j.reason) if j.diagnosis and j.reason and j.section == "formulas" and not shape else "",
+            "detail": _sentence(shown(j.reason)) if j.diagnosis and j.reason and j.section == "formulas" and not shape
+            else "",
             **self.shape_place(j),
         }
 
@@ -250,8 +251,8 @@ class _View:
         if j.status == "carried" and not j.reason:
             return ""  # the summary's one sentence: everything after the first mistake follows from your values
         if j.status == "error":
-            return j.reason or ""
-        return minus(note(j))
+            return shown(j.reason) or ""
+        return minus(shown(note(j)))
 
     def formula(self, j: Judged, mistake: int | None) -> dict:
         tex = self.names.get(j.name) or latex_name(j.name)
@@ -259,12 +260,13 @@ class _View:
             where = self.place(j)
             return {"where": where[:1].upper() + where[1:], "where_tex": "", "line": j.line, "text": j.written,
                     "gradient_tex": "", "status": j.status,
-                    "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""), "detail": "",
+                    "note": self.note(j, mistake) if j.status != "correct" else minus(shown(j.reason) or ""),
+                    "detail": "",
                     **self.shape_place(j)}
         return {"where": f"∂L/∂{j.name}", "where_tex": rf"$\partial L/\partial {{{tex}}}$", "line": j.line, "text": j.text,
                 "gradient_tex": self.gradient_tex(j.name), "status": j.status,
-                "note": self.note(j, mistake) if j.status != "correct" else minus(j.reason or ""),
-                "detail": _sentence(j.reason) if j.status == "wrong" and j.diagnosis and j.reason else "",
+                "note": self.note(j, mistake) if j.status != "correct" else minus(shown(j.reason) or ""),
+                "detail": _sentence(shown(j.reason)) if j.status == "wrong" and j.diagnosis and j.reason else "",
                 **self.shape_place(j)}
 
     def shape_place(self, j: Judged) -> dict:

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import SolutionError, SymbackError
+from ..i18n import N_
 from ..numeric.formatting import number
 from . import mistakes
 from .arith import parse_value
@@ -212,10 +213,10 @@ def _shape_claim(c: ShapeClaim) -> Judged:
     claimed, actual = (f"{a}×{b}" for a, b in (c.claimed, c.actual))
     part = plain_latex(c.text)
     judged = Judged(None, None, "formulas", c.name, None, claimed, actual, "correct", c.text, c.line, c.column,
-                    rule=SHAPE_RULE, reason=f"{part} is {actual}", shape=c.actual)
+                    rule=SHAPE_RULE, reason=N_("%(part)s is %(shape)s", part=part, shape=actual), shape=c.actual)
     if c.claimed != c.actual:
         judged.status = "wrong"
-        judged.reason = f"{part} is marked {claimed}, but it is {actual}"
+        judged.reason = N_("%(part)s is marked %(claimed)s, but it is %(shape)s", part=part, claimed=claimed, shape=actual)
         if c.claimed == (1, 1):
             code, detail = "collapsed-elementwise", f"{part} ({actual})"
         else:

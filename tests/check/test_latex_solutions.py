@@ -278,3 +278,21 @@ def test_without_the_separator_the_slash_is_not_a_decimal_point(tmp_path):
     (f,) = json.loads(r.stdout)["files"]
     assert f["verdict"] == "error" and "--decimal-separator /" in f["error"]
     assert "--decimal-separator /" in run("check", SEED, SEED_MD, cwd=tmp_path).stdout.splitlines()[0]
+
+
+def test_the_persian_feedback_says_the_grader_s_own_reasons_in_persian(tmp_path):
+    """A formula's "equal exactly" and a shape's "is marked 1×1, but it is 1×3" are Messages: English in JSON,
+    Persian in a Persian feedback (the catalog's translation)."""
+    from symback import i18n
+
+    fa = run("check", SEED, SEED_MD, "--decimal-separator", "/", "--feedback", tmp_path / "fa", "--lang", "fa",
+             cwd=tmp_path)
+    assert fa.returncode == 1, fa.stderr
+    text = (tmp_path / "fa" / "seed_mistakes_fa.feedback.md").read_text(encoding="utf-8")
+    persian = i18n.Language("fa")
+    for english in ("equal exactly (SymPy)",):
+        assert persian.message(english) != english and persian.message(english).split(" (")[0] in text
+    assert "equal exactly" not in text and "is marked" not in text
+    report = json.loads(run("check", SEED, SEED_MD, "--decimal-separator", "/", "--format", "json", cwd=tmp_path).stdout)
+    reasons = [i["reason"] for i in report["files"][0]["items"] if i["section"] == "formulas"]
+    assert "equal exactly (SymPy)" in reasons and any("is marked 1×1, but it is 1×3" in (r or "") for r in reasons)
