@@ -41,3 +41,13 @@ out = relu(w @ x + b) + 3 * (w @ x)
 loss = (out - 5) ** 2 / 2
 model = Model(loss, lr=0.1, epochs=1, relu_grad_at_zero={convention})
 """
+
+
+def position(text, needle, occurrence=0):
+    """The 1-based (line, column) of the ``occurrence``-th ``needle`` in ``text``, found by plain search —
+    independently of any reader whose positions a test checks."""
+    start = -1
+    for _ in range(occurrence + 1):
+        start = text.index(needle, start + 1)
+    line = text.count("\n", 0, start) + 1
+    return line, start - (text.rfind("\n", 0, start) + 1) + 1

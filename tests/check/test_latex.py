@@ -13,6 +13,7 @@ import json
 
 import pytest
 from conftest import EXAMPLES, ROOT
+from conftest import position as at
 
 import symback
 from symback.check.grade import Checker
@@ -37,15 +38,6 @@ def read(text, model, *, markdown=True, sep="."):
 
     return parse_latex_solution(text, model, file="s.md" if markdown else "s.tex", decimal_separator=sep,
                                 markdown=markdown)
-
-
-def at(text, needle, nth=0):
-    """The 1-based (line, column) of the ``nth`` occurrence of ``needle`` in ``text``."""
-    position = -1
-    for _ in range(nth + 1):
-        position = text.index(needle, position + 1)
-    line = text.count("\n", 0, position) + 1
-    return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
 
 def code(j):

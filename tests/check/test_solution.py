@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, position
 
 import symback
 from symback.check import solution as solution_module
@@ -81,15 +81,6 @@ def test_deltas_are_a_section(seed):
         ("deltas", "out", (0, 0)), ("deltas", "u1", (0, 0)), ("deltas", "u1", (0, 1)), ("deltas", "u1", (0, 2))]
     refused("epochs: {1: {deltas: {loss: 1}}}", seed, "'loss' is not a computed quantity with a δ")
     refused("epochs: {1: {deltas: {x: 1}}}", seed, "expected one of: u1, h, z, out")
-
-
-def position(text, needle, occurrence=0):
-    """The 1-based (line, column) of ``needle`` in ``text``, found independently of YAML."""
-    start = -1
-    for _ in range(occurrence + 1):
-        start = text.index(needle, start + 1)
-    line = text.count("\n", 0, start) + 1
-    return line, start - (text.rfind("\n", 0, start) + 1) + 1
 
 
 # -- the worksheet's files ----------------------------------------------------------------------
