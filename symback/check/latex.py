@@ -65,7 +65,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
 from ..errors import SolutionError
-from .solution import MAX_BYTES, Formula, Item, ShapeClaim, Solution
+from .formula import FORMULA_FUNCTIONS
+from .solution import MAX_BYTES, Formula, Item, ShapeClaim, Solution, shape_mismatch
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -112,7 +113,6 @@ _BREAK = re.compile(r"\\q?quad(?![A-Za-z])|\\(Rightarrow|Longrightarrow|implies|
                     r"|\\(text|mbox|hbox|textrm|textit)\s*\{(?!\s*[A-Za-z]+'?\s*\})[^{}]*\}"
                     r"|\\(text|mbox|hbox|textrm|textit)\s*\{\s*(and|or|where|if|for|so|then|with|thus|hence|since"
                     r"|at)\s*\}")
-_NUMBER = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,7 @@ class _Reader:
             self.names[name] = name
         for written in _LOSS_NAMES:
             self.names.setdefault(_key(written), self.loss)
-        for written, meaning in (getattr(model, "notation", None) or {}).items():
+        for written, meaning in model.notation.items():
             if meaning in self.shapes:
                 self.names[_key(written)] = meaning
             else:
@@ -476,7 +476,7 @@ class _Reader:
             return
         try:
             lhs, back = self.parse(text, s0, e0)
-            self.side = _Side(self.text, back)
+            self.side = _Side(self.text, self.raw, back)
             target = self.target(lhs)
         except (_UnreadableError, _NotAClaimError):
             return  # the left side is not one of the model's quantities: prose-like math, not a claim
@@ -499,7 +499,7 @@ class _Reader:
                 if last or target.section == "formulas":  # a claim, or a formula: it must be read
                     self.solution.errors.append(self.error(u.message, u.pos, target))
                 continue
-            self.side = _Side(self.text, back)
+            self.side = _Side(self.text, self.raw, back)
             translator = _Translator(self, self.side, target, epochs="bracketed" if formulas else "any")
             symbolic = _has_names(tree)
             try:
@@ -621,11 +621,8 @@ class _Reader:
     def name_and_epoch(self, base: Tree, postfix: list[Tree]) -> tuple[str | None, tuple[int, int | None] | None]:
         if base.data not in ("name", "fonted"):
             return None, None
-        written = base.children[0].value if base.data == "name" else _fonted_word(base.children[0].value)
-        if base.data == "fonted" and not _FONT.fullmatch(base.children[0].value.strip()):
-            written = _key(base.children[0].value)
         subs = [p for p in postfix if p.data == "sub"]
-        key = _key(written) + (f"_{self.script_key(subs[0])}" if subs else "")
+        key = _key(base.children[0].value) + (f"_{self.script_key(subs[0])}" if subs else "")
         rest = [p for p in postfix if not subs or p is not subs[0]]
         epoch = self.epoch_of(rest)
         return self.names.get(key), epoch
@@ -641,7 +638,7 @@ class _Reader:
         return (int(m[1]), None if m[2] is None else int(m[2])) if m else None
 
     def script_key(self, postfix: Tree) -> str:
-        return _key(self.source_of(postfix.children[0])).strip("{}")
+        return self.side.script(postfix)
 
     def resolve_tree(self, tree: Tree) -> str | None:
         factor = _single_factor(tree)
@@ -678,9 +675,7 @@ class _Reader:
                 what = "a single value"
             else:
                 what = f"{written[0]}×{written[1]}" + (" (transposed?)" if written == (cols, rows) else "")
-            layout = ("a single value" if (rows, cols) == (1, 1) else f"a row of {cols}" if rows == 1
-                      else f"a column of {rows}" if cols == 1 else f"{rows} rows of {cols}")
-            raise _UnreadableError(f"{target.name} is {rows}×{cols} ({layout}), but {what} is written", start)
+            raise _UnreadableError(shape_mismatch(target.name, (rows, cols), what), start)
         for r, row in enumerate(cells):
             for c, cell in enumerate(row):
                 if cell is None:
@@ -760,17 +755,18 @@ def _is_transpose(sup: Tree) -> bool:
 
 class _Side:
     """Where the nodes of one parsed side of a relation are in the file: ``back`` maps each
-    character of the parsed text (scripts braced) to its offset in the file."""
+    character of the parsed text (scripts braced) to its offset in the file; ``text`` is the file
+    as read (digits ASCII, comments blanked), ``raw`` as written."""
 
-    def __init__(self, text: str, back: list[int]):
-        self.text, self.back = text, back
+    def __init__(self, text: str, raw: str, back: list[int]):
+        self.text, self.raw, self.back = text, raw, back
 
     def offset(self, node) -> int:
         pos = node.start_pos if isinstance(node, Token) else getattr(node.meta, "start_pos", 0)
         return self.back[min(pos or 0, len(self.back) - 1)]
 
-    def source(self, node) -> str:
-        """The file's text of ``node``, as written."""
+    def source(self, node, raw: bool = False) -> str:
+        """The file's text of ``node``: as read, or (``raw``) as written, Persian digits and all."""
         if isinstance(node, Token):
             start, end = node.start_pos, node.end_pos
         elif getattr(node.meta, "empty", True):
@@ -778,7 +774,11 @@ class _Side:
         else:
             start, end = node.meta.start_pos, node.meta.end_pos
         a, b = self.back[start], self.back[min(end, len(self.back) - 1)]
-        return self.text[a:b]
+        return (self.raw if raw else self.text)[a:b]
+
+    def script(self, postfix: Tree) -> str:
+        """A superscript's or subscript's text in canonical form, without its braces: ``^{(1)}`` → ``(1)``."""
+        return _key(self.source(postfix.children[0])).strip("{}")
 
 
 class _Translator:
@@ -855,10 +855,8 @@ class _Translator:
                 text, shape = f"{_wrapped(text)} * {_wrapped(t)}", _broadcast(shape, s)
             elif op in _DIVIDE:
                 text, shape = f"{_wrapped(text)} / {_wrapped(t)}", _broadcast(shape, s)
-            elif shape == (1, 1) or s == (1, 1):
-                text, shape = f"{_wrapped(text)} * {_wrapped(t)}", s if shape == (1, 1) else shape
-            else:  # the matrix product; when the sizes do not fit, the checker says so with both shapes
-                text, shape = f"{_wrapped(text)} @ {_wrapped(t)}", (shape[0], s[1])
+            else:
+                text, shape = _product(text, shape, t, s)
         if shape is None:
             raise _UnreadableError("the identity I is read only as a factor of a product", self.offset(node))
         return text, shape
@@ -889,12 +887,9 @@ class _Translator:
         if not isinstance(factor, Tree) or factor.data != "factor":
             return None
         base = factor.children[0]
-        if base.data == "name":
-            key = _key(base.children[0].value)
-        elif base.data == "fonted":
-            key = _key(_fonted_word(base.children[0].value))
-        else:
+        if base.data not in ("name", "fonted"):
             return None
+        key = _key(base.children[0].value)
         if any(p.data == "sub" for p in factor.children[1:]):
             return None
         if key in self.reader.functions:
@@ -908,10 +903,10 @@ class _Translator:
         if shape is None:
             raise _UnreadableError("the identity I is read only as a factor of a product", where)
         primes = sum(1 for m in modifiers if m.data == "prime")
-        if function not in ("tanh", "sigmoid", "relu", "exp", "log", "step", "softplus", "softmax", "sum", "sqrt"):
-            raise _UnreadableError(f"{function!r} is not a function a formula can use", where)
-        if function in ("sqrt",):
+        if function == "sqrt":
             raise _UnreadableError("√ is not read in formulas", where)
+        if function not in FORMULA_FUNCTIONS:
+            raise _UnreadableError(f"{function!r} is not a function a formula can use", where)
         if primes > 1:
             raise _UnreadableError(f"{function}'' (a second derivative) is not read in formulas", where)
         if primes:
@@ -933,7 +928,7 @@ class _Translator:
                 raise _UnreadableError("a prime (′) is read only on a function: \\tanh'(u), \\sigma'(z)", self.offset(p))
             if p.data == "sub":
                 raise _UnreadableError("a subscript here is not read in a formula", self.offset(p))
-            script = _key(self.source(p.children[0])).strip("{}")
+            script = self.side.script(p)
             if script in _TRANSPOSE:
                 text, shape = f"{_wrapped(text)}.T", (shape[1], shape[0])
             elif re.fullmatch(r"[-−]?[0-9]{1,2}", script):
@@ -997,10 +992,7 @@ class _Translator:
         return text, shape
 
     def symbol(self, base: Tree, postfix: list) -> tuple[str, tuple[int, int] | None, list]:
-        token = base.children[0]
-        word = token.value if base.data != "fonted" else _fonted_word(token.value)
-        if base.data == "fonted" and not _FONT.fullmatch(token.value.strip()):
-            word = _key(token.value)
+        word = _key(base.children[0].value)  # \mathbf{w} → w, \hat{y} → \haty, \delta as it is
         subs = [p for p in postfix if p.data == "sub"]
         sub = subs[0] if subs and subs[0] is postfix[0] else None
         rest = postfix[1:] if sub is not None else postfix
@@ -1012,7 +1004,7 @@ class _Translator:
                 raise _UnreadableError(f"δ_{self.reader.script_key(sub)[:20]} is not the δ of a quantity of the model",
                                   self.offset(base))
             return f"delta_{name}", self.reader.shapes[name], rest
-        key = _key(word) + (f"_{self.reader.script_key(sub)}" if sub is not None else "")
+        key = word + (f"_{self.reader.script_key(sub)}" if sub is not None else "")
         name = self.reader.names.get(key)
         if name is not None:
             epoch = self.reader.epoch_of(rest[:1]) if self.epochs and rest and rest[0].data == "sup" else None
@@ -1024,19 +1016,16 @@ class _Translator:
             return name, self.reader.shapes[name], rest
         if key in _RATES and key not in self.reader.names:
             return f"({self.reader.rate})", (1, 1), rest
-        if _key(word) == "I" and sub is not None:
+        if word == "I" and sub is not None:
             m = re.fullmatch(r"\(?([0-9]{1,4})(?:(?:\\times|×|x|\*|,)([0-9]{1,4}))?\)?", self.reader.script_key(sub))
             if m and (m[2] is None or m[1] == m[2]):
                 return f"I:{int(m[1])}", None, rest
         if base.data == "name" and sub is None and len(word) > 1:  # a run of letters: names side by side
             names = _segmented(word, self.reader.names)
             if names:
-                shapes = [self.reader.shapes[n] for n in names]
-                text, shape = names[0], shapes[0]
-                for n, s in zip(names[1:], shapes[1:]):
-                    op = "*" if shape == (1, 1) or s == (1, 1) else "@"
-                    text, shape = f"{text} {op} {n}", (s if shape == (1, 1) else shape if s == (1, 1)
-                                                       else (shape[0], s[1]))
+                text, shape = names[0], self.reader.shapes[names[0]]
+                for n in names[1:]:
+                    text, shape = _product(text, shape, n, self.reader.shapes[n])
                 return f"({text})", shape, rest
         written = key if len(key) < 30 else key[:30] + "…"
         raise _UnreadableError(f"{written!r} is not a name of the model (nor in its notation)", self.offset(base))
@@ -1097,7 +1086,7 @@ class _Translator:
 
     def transposed(self, grid: list, postfix: list) -> list:
         for p in postfix:
-            script = _key(self.source(p.children[0])).strip("{}") if p.data == "sup" else None
+            script = self.side.script(p) if p.data == "sup" else None
             if script not in _TRANSPOSE:
                 raise _UnreadableError("a matrix value may only be transposed (^T)", self.offset(p))
             grid = [list(col) for col in zip(*grid)]
@@ -1105,13 +1094,7 @@ class _Translator:
 
     def written(self, node) -> str:
         """A value as its author wrote it (digits and marks as in the file), on one line."""
-        if isinstance(node, Token):
-            start, end = node.start_pos, node.end_pos
-        else:
-            start, end = node.meta.start_pos, node.meta.end_pos
-        back = self.side.back
-        a, b = back[start], back[min(end, len(back) - 1)]
-        return " ".join(self.reader.raw[a:b].split())[:200]
+        return " ".join(self.side.source(node, raw=True).split())[:200]
 
     def arith(self, node) -> str:
         """A numeric expression in the checker's value language (``0.1*(4.47-6)``)."""
@@ -1143,7 +1126,7 @@ class _Translator:
                     continue
                 if child is None:
                     continue
-                power = _power_of_ten(child, self.source)
+                power = _power_of_ten(child, self.side)
                 if power is not None and out and op == "*" and re.fullmatch(r"\*?[0-9.]+", out[-1]):
                     out[-1] += f"e{power}"  # 1.2 \times 10^{-3}: one number, as written
                 else:
@@ -1158,7 +1141,7 @@ class _Translator:
             for p in postfix:
                 if p.data != "sup":
                     raise _UnreadableError("a subscript or prime in a number", self.offset(p))
-                exponent = _key(self.source(p.children[0])).strip("{}").replace("−", "-")
+                exponent = self.side.script(p).replace("−", "-")
                 if not re.fullmatch(r"[-+]?[0-9]{1,3}", exponent):
                     raise _UnreadableError(f"the exponent {exponent[:20]!r} is not a whole number", self.offset(p))
                 text = f"{_wrapped(text)}^{exponent}"
@@ -1189,12 +1172,12 @@ class _Translator:
         raise _UnreadableError("cannot read this number", self.offset(base))
 
 
-def _power_of_ten(factor: Tree, source) -> str | None:
+def _power_of_ten(factor: Tree, side: _Side) -> str | None:
     """``10^{-3}`` → ``-3``; None for any other factor."""
     if factor.data != "factor" or len(factor.children) != 2 or factor.children[0].data != "number" \
             or factor.children[0].children[0].value != "10" or factor.children[1].data != "sup":
         return None
-    exponent = _key(source(factor.children[1].children[0])).strip("{}").replace("−", "-")
+    exponent = side.script(factor.children[1]).replace("−", "-")
     return exponent if re.fullmatch(r"[-+]?[0-9]{1,3}", exponent) else None
 
 
@@ -1216,6 +1199,14 @@ def _balanced_whole(text: str) -> bool:
         if depth == 0 and c == ")" and i != len(text) - 1:
             return False
     return True
+
+
+def _product(a: str, a_shape: tuple[int, int], b: str, b_shape: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+    """Two factors side by side (or with ``\\cdot``, ``\\times``): a scalar multiple when one is 1×1, else
+    the matrix product — when its sizes do not fit, the checker says so with both shapes."""
+    if a_shape == (1, 1) or b_shape == (1, 1):
+        return f"{_wrapped(a)} * {_wrapped(b)}", b_shape if a_shape == (1, 1) else a_shape
+    return f"{_wrapped(a)} @ {_wrapped(b)}", (a_shape[0], b_shape[1])
 
 
 def _broadcast(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:

@@ -439,16 +439,22 @@ class _Reader:
                     self.solution.formulas.append(Formula(name, value.value, mark.line + 1, mark.column + 1))
 
     def shape_error(self, name: str, node: Node, written: str) -> SolutionError:
-        rows, cols = self.shapes[name]
-        layout = ("a single value" if (rows, cols) == (1, 1) else f"a row of {cols}" if rows == 1
-                  else f"a column of {rows}" if cols == 1 else f"{rows} rows of {cols}")
-        return self.error(f"{name} is {rows}×{cols} ({layout}), but {written} is written", node)
+        return self.error(shape_mismatch(name, self.shapes[name], written), node)
 
     def unknown(self, key: str, node: Node, valid: tuple[str, ...] | list[str], what: str) -> SolutionError:
         folded = {name.lower(): name for name in valid}  # W2 → w2
         close = difflib.get_close_matches(key.lower(), folded, n=1)
         hint = f"; did you mean {folded[close[0]]!r}?" if close else ""
         return self.error(f"{key[:60]!r} is not {what}{hint} (expected one of: {', '.join(valid)})", node)
+
+
+def shape_mismatch(name: str, shape: tuple[int, int], written: str) -> str:
+    """"w3 is 2×1 (a column of 2), but 1×2 (transposed?) is written": the sentence of a value written in
+    another shape than its tensor's, whichever reader found it (``written`` says what was written)."""
+    rows, cols = shape
+    layout = ("a single value" if (rows, cols) == (1, 1) else f"a row of {cols}" if rows == 1
+              else f"a column of {rows}" if cols == 1 else f"{rows} rows of {cols}")
+    return f"{name} is {rows}×{cols} ({layout}), but {written} is written"
 
 
 def _is_null(node: Node) -> bool:
