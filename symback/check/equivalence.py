@@ -168,7 +168,7 @@ class FormulaJudge:
     def _transpose_left_out(self, name: str, text: str, symbols: dict) -> str | None:
         """The one name whose transpose (added, or taken away) makes a formula whose sizes do not fit
         the derived gradient — ``(out - y) @ h`` for ``(out - y) @ h.T`` — or None."""
-        right = self.closed(name)
+        right, deltas = self.closed(name), self._deltas()
         for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)(\.T)?(?![\w(])", text):
             if m.group(1) not in symbols:
                 continue
@@ -179,7 +179,7 @@ class FormulaJudge:
             except SolutionError:
                 continue
             if tuple(fixed.shape) == right.shape and self._counterexample(
-                    name, Formula(fixed.xreplace(self._deltas()), self.q.keys), right) is None:
+                    name, Formula(fixed.xreplace(deltas), self.q.keys), right) is None:
                 return m.group(1)
         return None
 
