@@ -92,7 +92,8 @@ def _notation_beside(model: Model, path: Path) -> None:
         return
     shown = str(beside)
     try:
-        raw = beside.read_bytes()[:_NOTATION_BYTES + 1]
+        with open(beside, "rb") as f:
+            raw = f.read(_NOTATION_BYTES + 1)  # never more than the limit, whatever the file's size
         if len(raw) > _NOTATION_BYTES:
             raise ModelError(f"the notation file is larger than {_NOTATION_BYTES:,} bytes", file=shown)
         data = yaml.safe_load(raw.decode("utf-8"))
