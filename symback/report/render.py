@@ -198,22 +198,27 @@ def _latin_run(run: str) -> tuple[str, str, str]:
     return run[:start], run[start:end], run[end:]
 
 
+def _runs(text: str):
+    """``text`` as (Persian prose, a run of Latin text) pairs in order — the last run may be empty. Spaces,
+    the sentence's punctuation and a bracket whose partner is outside a run belong to the prose around it."""
+    at = 0
+    while (m := _LATIN_RUN.search(text, at)) is not None:
+        before, run, _ = _latin_run(m.group())
+        if not run:  # brackets only: they belong to the Persian around them
+            yield text[at:m.start() + 1], ""
+            at = m.start() + 1
+            continue
+        yield text[at:m.start()] + before, run
+        at = m.start() + len(before) + len(run)  # what follows the run is looked at again
+    yield text[at:], ""
+
+
 def tex_rtl(value) -> str:
     """`tex` for a right-to-left document: Persian is set as it is, and each run of Latin text in
     it (a name, ``w1[1, 2]``, a formula in words) goes into xepersian's ``\\lr{…}`` — unmarked,
     a run of several Latin words would be set right to left, its words in reverse order."""
-    text, out, at = str(value).replace("\0", ""), [], 0
-    while (m := _LATIN_RUN.search(text, at)) is not None:
-        before, run, _ = _latin_run(m.group())
-        if not run:  # brackets only: they belong to the Persian around them
-            out.append(_escaped(text[at:m.start() + 1], _ARABIC_SETTABLE))
-            at = m.start() + 1
-            continue
-        out.append(_escaped(text[at:m.start()] + before, _ARABIC_SETTABLE))
-        out.append(r"\lr{" + _escaped(run, _ARABIC_SETTABLE) + "}")
-        at = m.start() + len(before) + len(run)  # what follows the run is looked at again
-    out.append(_escaped(text[at:], _ARABIC_SETTABLE))
-    return "".join(out)
+    return "".join(_escaped(prose, _ARABIC_SETTABLE) + (r"\lr{" + _escaped(run, _ARABIC_SETTABLE) + "}" if run else "")
+                   for prose, run in _runs(str(value).replace("\0", "")))
 
 
 def tex_code_rtl(value) -> str:
@@ -257,18 +262,8 @@ def md_rtl(value) -> str:
     isolated left to right, and the zero-width non-joiner of Persian words (نام‌دار) is kept — it joins
     no line and overrides no direction; every other unseen character is shown as `md` shows it."""
     text = "\u200c".join(md(part) for part in str(value).split("\u200c"))
-    out, at = [], 0
-    while (m := _LATIN_RUN.search(text, at)) is not None:
-        before, run, _ = _latin_run(m.group())
-        if not run:
-            out.append(text[at:m.start() + 1])
-            at = m.start() + 1
-            continue
-        # a number alone reads right in Persian prose; a sign, an operator or a Latin word needs the isolate
-        isolated = _LRI + run + _PDI if re.search(r"[^\d.,\s]", run) else run
-        out.append(text[at:m.start()] + before + isolated)
-        at = m.start() + len(before) + len(run)
-    return "".join(out) + text[at:]
+    # a number alone reads right in Persian prose; a sign, an operator or a Latin word needs the isolate
+    return "".join(prose + (_LRI + run + _PDI if re.search(r"[^\d.,\s]", run) else run) for prose, run in _runs(text))
 
 
 def code_rtl(value) -> str:
