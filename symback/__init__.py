@@ -11,12 +11,24 @@
 
 from . import check  # callable: symback.check(model, "solution.yaml") (see check/__init__.py)
 from .engine.functions import (
+    abs,
+    avg_pool2d,
+    batch_norm,
     binary_cross_entropy,
+    conv2d,
     cross_entropy,
+    dropout,
     exp,
+    flatten,
+    hinge,
+    huber,
+    l2_penalty,
+    layer_norm,
     leaky_relu,
     log,
     log_softmax,
+    mae,
+    max_pool2d,
     mean,
     mse,
     relu,
@@ -38,5 +50,7 @@ __all__ = [
     "Model", "Tensor", "param", "data", "samples", "load", "check",
     "relu", "leaky_relu", "tanh", "sigmoid", "exp", "log", "softplus", "sum", "mean", "softmax", "log_softmax",
     "mse", "binary_cross_entropy", "cross_entropy",
+    "abs", "conv2d", "max_pool2d", "avg_pool2d", "flatten", "batch_norm", "layer_norm", "dropout",
+    "mae", "huber", "hinge", "l2_penalty",
     "SymbackError", "ModelError", "ShapeError", "OptionError",
 ]

@@ -16,6 +16,8 @@ MAX_STEPS = 100_000
 MAX_VARIANTS = 500
 #: entries of one tensor (a 1000×1000 matrix; the MNIST-sized layer of bench/ is 784×128)
 MAX_ENTRIES = 1_000_000
+#: channels of a convolution's input or output, or parts joined by ``flatten([...])``
+MAX_CHANNELS = 64
 #: operations in a model's graph
 MAX_OPERATIONS = 2_000
 #: operations on the longest path from an input to the loss (a tanh layer ``tanh(W @ h + b)`` is

@@ -19,6 +19,7 @@ def as_torch(value) -> torch.Tensor:
 
 
 _FUNCTIONS = {
+    "abs": torch.abs,
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
     "relu": torch.relu,
@@ -66,6 +67,24 @@ def evaluate(loss, leaf_values: dict | None = None, requires_grad=()):
             v = F.cross_entropy(a[0], a[1]).reshape(1, 1)
         elif op == "apply" and node.attrs["fn"] == "leaky_relu":
             v = F.leaky_relu(a[0], float(node.attrs["params"][0]))
+        elif op == "apply" and node.attrs["fn"] == "huber":
+            v = F.huber_loss(a[0], torch.zeros_like(a[0]), reduction="none", delta=float(node.attrs["params"][0]))
+        elif op == "conv2d":
+            v = F.conv2d(a[0][None, None], a[1][None, None], stride=node.attrs["stride"],
+                         padding=node.attrs["padding"])[0, 0]
+        elif op in ("max_pool2d", "avg_pool2d"):
+            pool = F.max_pool2d if op == "max_pool2d" else F.avg_pool2d
+            v = pool(a[0][None, None], node.attrs["window"], node.attrs["stride"])[0, 0]
+        elif op == "flatten":
+            v = a[0].flatten()[None]
+        elif op == "concat":
+            v = torch.cat(a, dim=1)
+        elif op == "normalize" and node.attrs["axis"] == 0:
+            v = F.batch_norm(a[0], None, None, training=True, eps=float(node.attrs["eps"]))
+        elif op == "normalize":
+            v = F.layer_norm(a[0], (a[0].shape[1],), eps=float(node.attrs["eps"]))
+        elif op == "dropout":
+            v = a[0] * a[1] / (1 - float(node.attrs["p"]))
         elif op == "apply":
             v = _FUNCTIONS[node.attrs["fn"]](a[0])
         else:

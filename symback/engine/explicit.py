@@ -88,6 +88,8 @@ def entry_size(e, env: dict, _memo=None) -> int:
         size = count * (entry_size(e.arg, env, memo) + 1)
     elif isinstance(e, sp.MatrixBase):
         size = max((tree_size(v) for v in e), default=1)
+    elif hasattr(e, "entry_terms"):  # windows.py, normalisation: each entry reads many operand entries
+        size = e.entry_terms() * (1 + sum(entry_size(a, env, memo) for a in e.args if isinstance(a, sp.MatrixExpr)))
     elif isinstance(e, sp.MatMul):
         _, matrices = e.as_coeff_matrices()
         size = entry_size(matrices[0], env, memo)

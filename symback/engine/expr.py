@@ -34,6 +34,40 @@ def _leaky_step(x, alpha, c):
     return alpha + (1 - alpha) * Heaviside(x, c)
 
 
+class real_abs(sp.Function):  # noqa: N801 - a SymPy function, named as SymPy's are
+    """|x| of a real x, whose derivative is sign(x), 0 at 0 (PyTorch's abs′(0); SymPy's own ``Abs``
+    differentiates as if x could be complex)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_comparable:
+            return sp.Abs(x)
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.sign(self.args[0])
+
+
+def _clip(x, delta):
+    return sp.Min(sp.Max(x, -delta), delta)
+
+
+class huber_loss(sp.Function):  # noqa: N801
+    """Huber's function of a residual r: r²/2 where |r| ≤ δ, δ(|r| − δ/2) beyond (PyTorch's HuberLoss);
+    its derivative is r clipped to [−δ, δ] (Huber 1964, *Ann. Math. Statist.* 35(1), eq. 2)."""
+
+    @classmethod
+    def eval(cls, r, delta):
+        if r.is_number and r.is_comparable and delta.is_number:
+            return r**2 / 2 if abs(r) <= delta else delta * (abs(r) - delta / 2)
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return _clip(*self.args)
+
+
 SCALAR_FUNCTIONS = {
     "tanh": tanh,
     "sigmoid": lambda x: 1 / (1 + exp(-x)),
@@ -45,10 +79,14 @@ SCALAR_FUNCTIONS = {
     "exp": exp,
     "log": log,
     "softplus": lambda x: log(1 + exp(x)),
+    "abs": real_abs,
+    "sign": sp.sign,
+    "huber": huber_loss,
+    "clip": _clip,
 }
 
 #: functions with a kink: finite differences across the kink are not judged
-KINKED = {"relu", "leaky_relu", "step", "leaky_step"}
+KINKED = {"relu", "leaky_relu", "step", "leaky_step", "abs", "sign"}
 
 
 class Apply(MatrixExpr):
@@ -168,6 +206,63 @@ class LogSoftmax(_Normalise):
     def _entry(self, i, j, **kwargs):
         lane = self._lane(i, j, **kwargs)
         return self.arg._entry(i, j, **kwargs) - log(sp.Add(*[exp(v) for v in lane]))
+
+
+class Normalize(_Normalise):
+    """x̂: each column (axis 0, batch normalisation) or row (axis 1, layer normalisation) less its mean,
+    over √(variance + ε); the variance is the biased one (divided by n), as PyTorch normalises."""
+
+    def __new__(cls, arg, axis, eps):
+        return MatrixExpr.__new__(cls, arg, Integer(axis), sp.sympify(eps))
+
+    @property
+    def eps(self):
+        return self.args[2]
+
+    def entry_terms(self) -> int:
+        r, c = (int(n) for n in self.arg.shape)
+        return 2 * (r if self.axis == 0 else c)
+
+    def _entry(self, i, j, **kwargs):
+        lane = self._lane(i, j, **kwargs)
+        mean = sp.Add(*lane) / len(lane)
+        variance = sp.Add(*[(v - mean) ** 2 for v in lane]) / len(lane)
+        return (self.arg._entry(i, j, **kwargs) - mean) / sp.sqrt(variance + self.eps)
+
+
+class InvStd(MatrixExpr):
+    """1/σ with σ = √(variance + ε) of each column (axis 0: a row of them) or row (axis 1: a column)."""
+
+    def __new__(cls, arg, axis, eps):
+        return MatrixExpr.__new__(cls, arg, Integer(axis), sp.sympify(eps))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def axis(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def eps(self):
+        return self.args[2]
+
+    @cached_property
+    def shape(self):
+        r, c = self.arg.shape
+        return (Integer(1), c) if self.axis == 0 else (r, Integer(1))
+
+    def entry_terms(self) -> int:
+        r, c = (int(n) for n in self.arg.shape)
+        return 2 * (r if self.axis == 0 else c)
+
+    def _entry(self, i, j, **kwargs):
+        r, c = (int(n) for n in self.arg.shape)
+        lane = ([self.arg._entry(k, j, **kwargs) for k in range(r)] if self.axis == 0
+                else [self.arg._entry(i, k, **kwargs) for k in range(c)])
+        mean = sp.Add(*lane) / len(lane)
+        return 1 / sp.sqrt(sp.Add(*[(v - mean) ** 2 for v in lane]) / len(lane) + self.eps)
 
 
 class Grad(MatrixSymbol):

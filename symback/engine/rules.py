@@ -19,11 +19,14 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..i18n import N_
+from ..limits import MAX_CHANNELS
 from .expr import (
     ALL,
     Apply,
     Broadcast,
+    InvStd,
     LogSoftmax,
+    Normalize,
     Reduce,
     Softmax,
     add,
@@ -34,6 +37,7 @@ from .expr import (
     times_scalar,
     transpose,
 )
+from .windows import AvgPool, Columns, Concat, Correlate, Dilate, MaxPool, Pad, PoolRoute, PoolSpread, Reshape, Rot180
 
 
 @dataclass(frozen=True)
@@ -300,4 +304,128 @@ defrule(
     "softmax with cross-entropy: (softmax(logits) − targets) / N",
     None,
     "targets are data",
+)
+
+# ---------------------------------------------------------------------------------
+# Convolution and pooling (windows.py): the image and the kernel stay matrices
+# ---------------------------------------------------------------------------------
+
+
+def _padded(x, top, left, bottom, right):
+    return x if (top, left, bottom, right) == (0, 0, 0, 0) else Pad(x, top, left, bottom, right)
+
+
+def _dilated(g, sr, sc):
+    return g if (sr, sc) == (1, 1) else Dilate(g, sr, sc)
+
+
+def _conv_leftover(c) -> tuple[int, int]:
+    """Rows and columns of the padded input past the last whole window (their gradient is 0)."""
+    (h, w), (kh, kw) = c.node.args[0].shape, c.node.args[1].shape
+    (sr, sc), (pr, pc) = c.attrs["stride"], c.attrs["padding"]
+    return (h + 2 * pr - kh) % sr, (w + 2 * pc - kw) % sc
+
+
+def _conv_input_vjp(g, c):
+    """∂L/∂X = pad_full(dilate_s(δ)) ⋆ rot180(K), cropped to X's shape by the padding and leftover."""
+    kh, kw = c.node.args[1].shape
+    (sr, sc), (pr, pc) = c.attrs["stride"], c.attrs["padding"]
+    er, ec = _conv_leftover(c)
+    spread = _padded(_dilated(g, sr, sc), kh - 1 - pr, kw - 1 - pc, kh - 1 - pr + er, kw - 1 - pc + ec)
+    return Correlate(spread, Rot180(c.args[1]))
+
+
+def _conv_kernel_vjp(g, c):
+    """∂L/∂K = pad_p(X) ⋆ dilate_s(δ): every kernel entry meets each δ entry at its window's position."""
+    (sr, sc), (pr, pc) = c.attrs["stride"], c.attrs["padding"]
+    er, ec = _conv_leftover(c)
+    return Correlate(_padded(c.args[0], pr, pc, pr - er, pc - ec), _dilated(g, sr, sc))
+
+
+def _conv_forward(c):
+    (sr, sc), (pr, pc) = c.attrs["stride"], c.attrs["padding"]
+    return Correlate(_padded(c.args[0], pr, pc, pr, pc), c.args[1], sr, sc)
+
+
+defrule(
+    "conv2d",
+    _conv_forward,
+    _conv_input_vjp,
+    "convolution: the input's gradient is δ, padded in full, correlated with the kernel turned by 180°: "
+    "δ ⋆ rot180(K) (a stride first spreads δ out with zeros)",
+    _conv_kernel_vjp,
+    "convolution: the kernel's gradient is the input correlated with δ: X ⋆ δ (a stride spreads δ out with zeros)",
+)
+
+defrule(
+    "max_pool2d",
+    lambda c: MaxPool(c.args[0], *c.attrs["window"], *c.attrs["stride"]),
+    lambda g, c: PoolRoute(c.args[0], g, *c.attrs["window"], *c.attrs["stride"]),
+    "max-pool routes each window's δ to the window's maximum and 0 to the other entries; of tied maxima, "
+    "the first reading the window row by row takes it (as PyTorch)",
+)
+
+defrule(
+    "avg_pool2d",
+    lambda c: AvgPool(c.args[0], *c.attrs["window"], *c.attrs["stride"]),
+    lambda g, c: PoolSpread(g, *c.attrs["window"], *c.attrs["stride"], *c.node.args[0].shape),
+    "average-pool shares each window's δ equally among the window's entries",
+)
+
+defrule(
+    "flatten",
+    lambda c: Reshape(c.args[0], *c.node.shape),
+    lambda g, c: Reshape(g, *c.node.args[0].shape),
+    "flattening only reorders the entries: δ is reshaped back, row by row",
+)
+
+
+def _concat_part(k):
+    def vjp(g, c):
+        start = sum(int(a.shape[1]) for a in c.node.args[:k])
+        return Columns(g, start, start + c.node.args[k].shape[1])
+    return vjp
+
+
+defrule(
+    "concat",
+    lambda c: Concat(*c.args),
+    *[item for k in range(MAX_CHANNELS) for item in (_concat_part(k), "joined rows: each part receives its own columns of δ")],
+)
+
+# ---------------------------------------------------------------------------------
+# Normalisation, dropout
+# ---------------------------------------------------------------------------------
+
+
+def _normalise_vjp(g, c):
+    """The three-term gradient (Ioffe & Szegedy 2015, §3): δ_x = (1/σ) ⊙ (δ_x̂ − mean δ_x̂ − x̂ ⊙ mean(δ_x̂ ⊙ x̂))."""
+    axis, eps = c.attrs["axis"], c.attrs["eps"]
+    x, out, shape = c.args[0], c.out, c.node.shape
+    n = shape[0] if axis == 0 else shape[1]
+    mean = lambda m: _broadcast_to(scaled(sp.Rational(1, n), Reduce(m, axis)), shape)  # noqa: E731
+    return hadamard(_broadcast_to(InvStd(x, axis, eps), shape), add(g, -mean(g), -hadamard(out, mean(hadamard(g, out)))))
+
+
+defrule(
+    "normalize",
+    lambda c: Normalize(c.args[0], c.attrs["axis"], c.attrs["eps"]),
+    _normalise_vjp,
+    "normalisation, three terms: (1/σ) ⊙ (δ − mean δ − x̂ ⊙ mean(δ ⊙ x̂)), the means over the normalised axis",
+)
+
+defrule(
+    "dropout",
+    lambda c: scaled(c.attrs["scale"], hadamard(c.args[0], c.args[1])),
+    lambda g, c: scaled(c.attrs["scale"], hadamard(g, c.args[1])),
+    "dropout passes δ only through the kept units (mask 1), scaled by 1/(1 − p) as in the forward pass",
+    None,
+    "the mask is data",
+)
+
+_elementwise("abs", lambda c: Apply("sign", c.args[0]), "|x|′ = sign(x), elementwise, and 0 at x = 0 (as PyTorch)")
+_elementwise(
+    "huber",
+    lambda c: Apply("clip", c.args[0], *c.node.attrs["params"]),
+    "Huber′ = the residual clipped to [−δ, δ], elementwise",
 )

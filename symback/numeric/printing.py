@@ -21,6 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditi
 from sympy.printing.str import StrPrinter
 
 from ..engine.expr import ALL, Grad
+from ..engine.windows import Correlate
 from .formatting import setting, setting_latex
 
 # ---------------------------------------------------------------------------------
@@ -108,13 +109,66 @@ class ProgramPrinter(NumPyPrinter):
     def _print_LogSoftmax(self, e):
         return f"_log_softmax({self._print(e.arg)}, {e.axis})"
 
+    def _print_Normalize(self, e):
+        return f"_normalize({self._print(e.arg)}, {e.axis}, {self._print(e.eps)})"
+
+    def _print_InvStd(self, e):
+        return f"_inv_std({self._print(e.arg)}, {e.axis}, {self._print(e.eps)})"
+
+    def _print_Correlate(self, e):
+        return f"_correlate({self._print(e.args[0])}, {self._print(e.args[1])}, {e.stride[0]}, {e.stride[1]})"
+
+    def _print_Pad(self, e):
+        return f"_pad({self._print(e.arg)}, {', '.join(str(w) for w in e.widths)})"
+
+    def _print_Dilate(self, e):
+        return f"_dilate({self._print(e.arg)}, {e.stride[0]}, {e.stride[1]})"
+
+    def _print_Rot180(self, e):
+        return f"({self._print(e.arg)})[::-1, ::-1]"
+
+    def _print_MaxPool(self, e):
+        return f"_max_pool({self._print(e.arg)}, {', '.join(map(str, e.window + e.stride))})"
+
+    def _print_AvgPool(self, e):
+        return f"_avg_pool({self._print(e.arg)}, {', '.join(map(str, e.window + e.stride))})"
+
+    def _print_PoolRoute(self, e):
+        x, g = (self._print(a) for a in e.args[:2])
+        return f"_pool_route({x}, {g}, {', '.join(map(str, e.window + e.stride))})"
+
+    def _print_PoolSpread(self, e):
+        rows, cols = (int(n) for n in e.shape)
+        return f"_pool_spread({self._print(e.arg)}, {', '.join(map(str, e.window + e.stride))}, {rows}, {cols})"
+
+    def _print_Reshape(self, e):
+        return f"({self._print(e.arg)}).reshape({e.shape[0]}, {e.shape[1]})"
+
+    def _print_Concat(self, e):
+        return f"_concat({', '.join(self._print(a) for a in e.args)})"
+
+    def _print_Columns(self, e):
+        start, stop = e.span
+        return f"({self._print(e.arg)})[:, {start}:{stop}]"
+
 
 # ---------------------------------------------------------------------------------
 # Shared by the text and LaTeX printers: how symback writes its notation
 # ---------------------------------------------------------------------------------
 
 _FUNCTION_NAMES = {"relu": "relu", "leaky_relu": "leaky_relu", "step": "step", "leaky_step": "leaky_step",
-                   "sigmoid": "σ", "tanh": "tanh", "exp": "exp", "log": "log", "softplus": "softplus"}
+                   "sigmoid": "σ", "tanh": "tanh", "exp": "exp", "log": "log", "softplus": "softplus",
+                   "abs": "abs", "sign": "sign", "huber": "huber", "clip": "clip"}
+
+
+def _pair_text(pair) -> str:
+    """A stride or window as written: 2 for (2, 2), 2,1 otherwise."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]},{pair[1]}"
+
+
+def _widths_text(widths) -> str:
+    """A padding as written: 1 for (1, 1, 1, 1), else top,left,bottom,right."""
+    return str(widths[0]) if len(set(widths)) == 1 else ",".join(str(w) for w in widths)
 
 
 def _hadamard_order(args):
@@ -249,6 +303,10 @@ class TextPrinter(StrPrinter):
     def _print_Apply(self, e):
         if e.fn.startswith("leaky"):  # the slope is part of the function: leaky_relu(z, α = 0.01)
             return f"{_FUNCTION_NAMES[e.fn]}({self._print(e.arg)}, α = {setting(e.params[0])})"
+        if e.fn in ("huber", "clip"):  # Huber's δ: huber(r, δ = 1)
+            return f"{e.fn}({self._print(e.arg)}, δ = {setting(e.params[0])})"
+        if e.fn == "abs":
+            return f"|{self._print(e.arg)}|"
         return f"{_FUNCTION_NAMES[e.fn]}({self._print(e.arg)})"
 
     def _print_Broadcast(self, e):
@@ -268,6 +326,49 @@ class TextPrinter(StrPrinter):
         if e.shape == (1, 1):
             return self._print(e[0, 0])
         return "[" + "; ".join(", ".join(self._print(x) for x in row) for row in e.tolist()) + "]"
+
+    def _print_Normalize(self, e):
+        return f"normalize_{'columns' if e.axis == 0 else 'rows'}({self._print(e.arg)})"
+
+    def _print_InvStd(self, e):
+        return f"1/σ_{'columns' if e.axis == 0 else 'rows'}({self._print(e.arg)})"
+
+    def _print_Correlate(self, e):
+        star = "⋆" if e.stride == (1, 1) else f"⋆_{_pair_text(e.stride)}"
+        return f"{self.parenthesize(e.args[0], _FACTOR)} {star} {self.parenthesize(e.args[1], _FACTOR)}"
+
+    def _print_Pad(self, e):
+        return f"pad_{_widths_text(e.widths)}({self._print(e.arg)})"
+
+    def _print_Dilate(self, e):
+        return f"dilate_{_pair_text(e.stride)}({self._print(e.arg)})"
+
+    def _print_Rot180(self, e):
+        return f"rot180({self._print(e.arg)})"
+
+    def _print_MaxPool(self, e):
+        return f"maxpool_{_pair_text(e.window)}({self._print(e.arg)})"
+
+    def _print_AvgPool(self, e):
+        return f"avgpool_{_pair_text(e.window)}({self._print(e.arg)})"
+
+    def _print_PoolRoute(self, e):
+        return f"route_max({self._print(e.args[1])} → {self._print(e.args[0])})"
+
+    def _print_PoolSpread(self, e):
+        return f"spread_{_pair_text(e.window)}({self._print(e.arg)})"
+
+    def _print_Reshape(self, e):
+        if e.shape[0] == 1:  # a matrix read row by row into one row, as the model file's flatten(P)
+            return f"flatten({self._print(e.arg)})"
+        return f"reshape_{e.shape[0]}×{e.shape[1]}({self._print(e.arg)})"
+
+    def _print_Concat(self, e):
+        return "[" + "  ".join(self._print(a) for a in e.args) + "]"
+
+    def _print_Columns(self, e):
+        start, stop = e.span
+        return f"{self.parenthesize(e.arg, _ATOM)}[:, {start + 1}..{stop}]"
 
 
 class CodePrinter(TextPrinter):
@@ -424,6 +525,10 @@ class LatexPrinter(_SympyLatexPrinter):
         )
         if e.fn.startswith("leaky"):  # the slope is part of the function: leaky_relu(z, α = 0.01)
             return rf"{name}\left({self._print(e.arg)},\ \alpha = {setting_latex(e.params[0])}\right)"
+        if e.fn in ("huber", "clip"):  # Huber's δ is part of the function
+            return rf"{name}_{{{setting_latex(e.params[0])}}}\left({self._print(e.arg)}\right)"
+        if e.fn == "abs":
+            return rf"\left|{self._print(e.arg)}\right|"
         return rf"{name}\left({self._print(e.arg)}\right)"
 
     def _print_Broadcast(self, e):
@@ -438,6 +543,49 @@ class LatexPrinter(_SympyLatexPrinter):
 
     def _print_LogSoftmax(self, e):
         return rf"\operatorname{{log\_softmax}}\left({self._print(e.arg)}\right)"
+
+    def _print_Normalize(self, e):
+        return rf"\widehat{{{self._print(e.arg)}}}"
+
+    def _print_InvStd(self, e):
+        return rf"\frac{{1}}{{\sigma_{{{self._print(e.arg)}}}}}"
+
+    def _print_Correlate(self, e):
+        star = r"\star" if e.stride == (1, 1) else rf"\star_{{{_pair_text(e.stride)}}}"
+        return rf"{self.parenthesize(e.args[0], _FACTOR)} {star} {self.parenthesize(e.args[1], _FACTOR)}"
+
+    def _print_Pad(self, e):
+        return rf"\operatorname{{pad}}_{{{_widths_text(e.widths)}}}\left({self._print(e.arg)}\right)"
+
+    def _print_Dilate(self, e):
+        return rf"\operatorname{{dilate}}_{{{_pair_text(e.stride)}}}\left({self._print(e.arg)}\right)"
+
+    def _print_Rot180(self, e):
+        return rf"\operatorname{{rot180}}\left({self._print(e.arg)}\right)"
+
+    def _print_MaxPool(self, e):
+        return rf"\operatorname{{maxpool}}_{{{_pair_text(e.window)}}}\left({self._print(e.arg)}\right)"
+
+    def _print_AvgPool(self, e):
+        return rf"\operatorname{{avgpool}}_{{{_pair_text(e.window)}}}\left({self._print(e.arg)}\right)"
+
+    def _print_PoolRoute(self, e):
+        return rf"\operatorname{{route}}_{{\max}}\left({self._print(e.args[1])} \to {self._print(e.args[0])}\right)"
+
+    def _print_PoolSpread(self, e):
+        return rf"\operatorname{{spread}}_{{{_pair_text(e.window)}}}\left({self._print(e.arg)}\right)"
+
+    def _print_Reshape(self, e):
+        if e.shape[0] == 1:
+            return rf"\operatorname{{flatten}}\left({self._print(e.arg)}\right)"
+        return rf"\operatorname{{reshape}}_{{{e.shape[0]}\times {e.shape[1]}}}\left({self._print(e.arg)}\right)"
+
+    def _print_Concat(self, e):
+        return r"\begin{bmatrix} " + " & ".join(self._print(a) for a in e.args) + r" \end{bmatrix}"
+
+    def _print_Columns(self, e):
+        start, stop = e.span
+        return rf"{self.parenthesize(e.arg, _ATOM)}_{{[:,\, {start + 1}..{stop}]}}"
 
     def _print_ImmutableDenseMatrix(self, e):
         if e.shape == (1, 1):
@@ -488,6 +636,9 @@ def latex_shaped(e, names: dict[str, str] | None = None) -> str:
         factors, sep = [m for m in factors if not _is_unit(m)], r"\,"
     elif isinstance(e, sp.HadamardProduct):
         factors, sep = _hadamard_order(e.args), r" \odot "
+    elif isinstance(e, Correlate):  # X ⋆ δ: both operands' shapes, as the lecture shows them
+        factors = list(e.args[:2])
+        sep = r" \star " if e.stride == (1, 1) else rf" \star_{{{_pair_text(e.stride)}}} "
     else:
         factors, sep = [e], ""
     if all(_is_scalar(f) for f in factors) and (len(factors) > 1 or _is_scalar(e)):

@@ -33,6 +33,86 @@ DIGITS = 50
 ZERO_TOLERANCE = mpmath.mpf(10) ** -(DIGITS - 12)
 
 
+# -- sliding windows (conv2d, pooling), written once for float64 and mpmath object arrays -----------
+
+
+def _windows(kr, kc, sr, sc, rows, cols):
+    """Output size and, per window offset (u, v), the slices of the input it reads."""
+    oh, ow = (rows - kr) // sr + 1, (cols - kc) // sc + 1
+    return oh, ow, [((u, v), (slice(u, u + (oh - 1) * sr + 1, sr), slice(v, v + (ow - 1) * sc + 1, sc)))
+                    for u in range(kr) for v in range(kc)]
+
+
+def _correlate(a, b, sr, sc):
+    """(a ⋆ b)[i, j] = Σ a[i·sr + u, j·sc + v] b[u, v]: a loop over the kernel's entries, or over the
+    output's when the kernel is the larger (∂L/∂K = X ⋆ δ has a δ-sized kernel)."""
+    (kr, kc), (rows, cols) = b.shape, a.shape
+    oh, ow, offsets = _windows(kr, kc, sr, sc, rows, cols)
+    if kr * kc <= oh * ow:
+        out = None
+        for (u, v), cells in offsets:
+            term = b[u, v] * a[cells]
+            out = term if out is None else out + term
+        return out
+    out = np.empty((oh, ow), dtype=a.dtype if a.dtype == object else np.float64)
+    for i in range(oh):
+        for j in range(ow):
+            out[i, j] = np.sum(a[i * sr:i * sr + kr, j * sc:j * sc + kc] * b)
+    return out
+
+
+def _pad(a, zero, top, left, bottom, right):
+    """``a`` with zero rows/columns added (a negative count crops)."""
+    a = a[max(0, -top):a.shape[0] - max(0, -bottom), max(0, -left):a.shape[1] - max(0, -right)]
+    widths = ((max(0, top), max(0, bottom)), (max(0, left), max(0, right)))
+    return np.pad(a, widths, constant_values=zero) if any(w for pair in widths for w in pair) else a
+
+
+def _dilate(a, zero, sr, sc):
+    out = np.full(((a.shape[0] - 1) * sr + 1, (a.shape[1] - 1) * sc + 1), zero, dtype=a.dtype)
+    out[::sr, ::sc] = a
+    return out
+
+
+def _max_pool(x, kr, kc, sr, sc):
+    _, _, offsets = _windows(kr, kc, sr, sc, *x.shape)
+    out = None
+    for _, cells in offsets:
+        out = x[cells] if out is None else np.maximum(out, x[cells])
+    return out
+
+
+def _avg_pool(x, kr, kc, sr, sc):
+    _, _, offsets = _windows(kr, kc, sr, sc, *x.shape)
+    total = None
+    for _, cells in offsets:
+        total = x[cells] if total is None else total + x[cells]
+    return total / (kr * kc)
+
+
+def _pool_route(x, g, kr, kc, sr, sc, zero, tie):
+    """Each window's δ added at its first maximum (row by row); values within ``tie`` of the maximum tie."""
+    oh, ow, offsets = _windows(kr, kc, sr, sc, *x.shape)
+    out = np.full(x.shape, zero, dtype=g.dtype if g.dtype == object else np.float64)
+    for i in range(oh):
+        for j in range(ow):
+            window = x[i * sr:i * sr + kr, j * sc:j * sc + kc]
+            top = np.max(window)
+            k = next(k for k, value in enumerate(window.flat) if value >= top - tie)
+            out[i * sr + k // kc, j * sc + k % kc] += g[i, j]
+    return out
+
+
+def _pool_spread(g, kr, kc, sr, sc, rows, cols, zero):
+    """Each window's δ shared equally among its entries."""
+    out = np.full((rows, cols), zero, dtype=g.dtype if g.dtype == object else np.float64)
+    _, _, offsets = _windows(kr, kc, sr, sc, rows, cols)
+    share = g / (kr * kc)
+    for _, cells in offsets:
+        out[cells] = out[cells] + share
+    return out
+
+
 def _float_namespace() -> dict:
     def step(x, c):
         return np.heaviside(x, float(c))  # one ufunc: 0 below, c at, 1 above 0
@@ -53,7 +133,33 @@ def _float_namespace() -> dict:
         shifted = x - np.max(x, axis=axis, keepdims=True)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
+    def normalize(x, axis, eps):
+        centred = x - np.mean(x, axis=axis, keepdims=True)
+        return centred / np.sqrt(np.mean(centred * centred, axis=axis, keepdims=True) + float(eps))
+
+    def inv_std(x, axis, eps):
+        centred = x - np.mean(x, axis=axis, keepdims=True)
+        return 1 / np.sqrt(np.mean(centred * centred, axis=axis, keepdims=True) + float(eps))
+
+    def huber(x, delta):
+        a, d = np.abs(x), float(delta)
+        return np.where(a <= d, 0.5 * x * x, d * (a - 0.5 * d))
+
     return {
+        "_normalize": normalize,
+        "_inv_std": inv_std,
+        "_correlate": _correlate,
+        "_pad": lambda a, *widths: _pad(a, 0.0, *widths),
+        "_dilate": lambda a, sr, sc: _dilate(a, 0.0, sr, sc),
+        "_max_pool": _max_pool,
+        "_avg_pool": _avg_pool,
+        "_pool_route": lambda x, g, *window: _pool_route(x, g, *window, 0.0, 0.0),
+        "_pool_spread": lambda g, *window: _pool_spread(g, *window, 0.0),
+        "_concat": lambda *parts: np.concatenate(parts, axis=1),
+        "_f_abs": np.abs,
+        "_f_sign": np.sign,
+        "_f_huber": huber,
+        "_f_clip": lambda x, delta: np.clip(x, -float(delta), float(delta)),
         "_q": lambda p, q: p / q,
         "_q_float": lambda p, q: p / q,
         "_pow": lambda x, n: x * x if n == 2 else np.power(x, float(n)),
@@ -116,7 +222,43 @@ def _mp_namespace() -> dict:
     def ones(r, c):
         return np.full((r, c), mpf(1), dtype=object)
 
+    sqrt = elementwise(mpmath.sqrt)
+
+    def moments(x, axis):
+        n = x.shape[axis]
+        centred = x - np.sum(x, axis=axis, keepdims=True) / n
+        return centred, np.sum(centred * centred, axis=axis, keepdims=True) / n
+
+    def normalize(x, axis, eps):
+        centred, variance = moments(x, axis)
+        return centred / sqrt(variance + eps)
+
+    def inv_std(x, axis, eps):
+        return 1 / sqrt(moments(x, axis)[1] + eps)
+
+    def huber(x, delta):
+        return np.asarray(np.frompyfunc(lambda v: v * v / 2 if abs(v) <= delta else delta * (abs(v) - delta / 2),
+                                        1, 1)(x), dtype=object)
+
+    def clip(x, delta):
+        return np.asarray(np.frompyfunc(lambda v: min(max(v, -delta), delta), 1, 1)(x), dtype=object)
+
+    zero = mpf(0)
     return {
+        "_normalize": normalize,
+        "_inv_std": inv_std,
+        "_correlate": _correlate,
+        "_pad": lambda a, *widths: _pad(a, zero, *widths),
+        "_dilate": lambda a, sr, sc: _dilate(a, zero, sr, sc),
+        "_max_pool": _max_pool,
+        "_avg_pool": _avg_pool,
+        "_pool_route": lambda x, g, *window: _pool_route(x, g, *window, zero, zero_tol),
+        "_pool_spread": lambda g, *window: _pool_spread(g, *window, zero),
+        "_concat": lambda *parts: np.concatenate(parts, axis=1),
+        "_f_abs": elementwise(abs),
+        "_f_sign": elementwise(lambda v: mpf(sign(v))),
+        "_f_huber": huber,
+        "_f_clip": clip,
         "_q": lambda p, q: mpf(p) / q,
         "_q_float": lambda p, q: mpf(p) / q,
         "_pow": lambda x, n: np.asarray(np.frompyfunc(lambda v: power(v, n), 1, 1)(x), dtype=object),

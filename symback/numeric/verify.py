@@ -154,6 +154,8 @@ def _expansion_cost(d) -> int:
         r, c = node.shape
         if node.op == "matmul":
             cost += r * c * node.args[0].shape[1]
+        elif hasattr(d.forward_defs.get(node), "entry_terms"):  # a window or a normalised lane per entry
+            cost += r * c * d.forward_defs[node].entry_terms()
         else:
             cost += r * c
     return cost
@@ -407,6 +409,7 @@ def _finite_differences(model, leaf_values, exact_grads, progress=None) -> dict:
             for v in leaf_values]
     _, grads = program.full(base, FLOAT64)
     kink_args = [n.args[0] for n in program.nodes if n.op == "apply" and n.attrs["fn"] in KINKED]
+    pooled = [n for n in program.nodes if n.op == "max_pool2d"]
     rng = random.Random(1)
     result, exact_leaves = {}, None
     for p in model.trainable:
@@ -427,7 +430,8 @@ def _finite_differences(model, leaf_values, exact_grads, progress=None) -> dict:
             # across a kink: an argument entry this step moves from one side of 0 to the other (or onto
             # it); an entry at 0 that the step does not move is no crossing (W2 does not move X W1 + b1)
             if any(np.any((np.sign(up[a]) != np.sign(down[a])) | ((up[a] == 0) & (up[a] != down[a]))
-                          | ((down[a] == 0) & (up[a] != down[a]))) for a in kink_args):
+                          | ((down[a] == 0) & (up[a] != down[a]))) for a in kink_args) \
+                    or any(_pool_kink(n, up[n.args[0]], down[n.args[0]]) for n in pooled):
                 kinks.append((i, j))
                 continue
             g = float(grads[p][i, j])
@@ -444,6 +448,17 @@ def _finite_differences(model, leaf_values, exact_grads, progress=None) -> dict:
         if progress:
             progress(len(result))
     return result
+
+
+def _pool_kink(node, up, down) -> bool:
+    """Whether a window of a max-pool that the difference moves ties, or changes its maximum, between
+    the two sides (a max-pool's kink: its derivative jumps there)."""
+    (kr, kc), (sr, sc) = node.attrs["window"], node.attrs["stride"]
+    sides = [np.lib.stride_tricks.sliding_window_view(v, (kr, kc))[::sr, ::sc] for v in (up, down)]
+    first, second = (w.reshape(*w.shape[:2], kr * kc) for w in sides)
+    moved = np.any(first != second, axis=-1)
+    ties = [np.sum(w == w.max(axis=-1, keepdims=True), axis=-1) > 1 for w in (first, second)]
+    return bool(np.any(moved & (ties[0] | ties[1] | (first.argmax(-1) != second.argmax(-1)))))
 
 
 def _refined(model, leaf_values, k: int, index: tuple[int, int], exact) -> tuple[float, float]:
