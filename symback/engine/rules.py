@@ -390,7 +390,8 @@ def _concat_part(k):
 defrule(
     "concat",
     lambda c: Concat(*c.args),
-    *[item for k in range(MAX_CHANNELS) for item in (_concat_part(k), "joined rows: each part receives its own columns of δ")],
+    *[item for k in range(MAX_CHANNELS)
+      for item in (_concat_part(k), N_("joined rows: each part receives its own columns of δ"))],
 )
 
 # ---------------------------------------------------------------------------------
