@@ -266,7 +266,34 @@ def _check_size(loss: Tensor) -> None:
 
 
 def name_tensors(scope: dict) -> None:
-    """Give every unnamed tensor bound in ``scope`` the variable's name (first binding wins)."""
+    """Give every unnamed tensor bound in ``scope`` the variable's name (first binding wins), and every
+    unnamed tensor of a list bound there its place: channels ``X = [data(…), data(…)]`` are X1, X2 and
+    kernels ``K = [[param(…), …], …]`` K11, K12, … (K_1_2 where K12 is taken, or an index passes 9)."""
     for key, value in scope.items():
         if isinstance(value, Tensor) and value.name is None and not key.startswith("_"):
             value.name = key
+    taken = {v.name for v in scope.values() if isinstance(v, Tensor) and v.name} | set(scope)
+    for key, value in scope.items():
+        if isinstance(value, (list, tuple)) and not key.startswith("_"):
+            places = list(_places(value, ()))
+            if not places:
+                continue
+            wide = any(k > 9 for place, _ in places for k in place)
+            for place, tensor in places:
+                if tensor.name is not None:
+                    continue
+                name = key + "".join(str(k) for k in place)
+                if wide or name in taken:
+                    name = key + "_" + "_".join(str(k) for k in place)
+                if name not in taken:
+                    tensor.name = name
+                    taken.add(name)
+
+
+def _places(items, index: tuple[int, ...]):
+    """(place from 1, tensor) of every tensor in a list of at most two levels."""
+    for k, item in enumerate(items, start=1):
+        if isinstance(item, Tensor):
+            yield index + (k,), item
+        elif isinstance(item, (list, tuple)) and not index:
+            yield from _places(item, (k,))

@@ -54,3 +54,33 @@ def test_a_recurrent_loop_numbers_its_time_steps_and_sums_the_shared_weights_gra
     torch_grads = gradients(model)
     for name, c in check.params.items():
         np.testing.assert_allclose(np.array(c.matrix, dtype=float), torch_grads[name], rtol=1e-12, atol=1e-15)
+
+
+def test_a_list_of_tensors_names_its_channels_and_kernels_by_place(tmp_path):
+    """Channels as a list and kernels as a list of lists, bound to a variable, are named by their place
+    (X1, X2; K11, K12, …), a computed list too (the conv's output channels); the gradients are PyTorch's."""
+    path = tmp_path / "channels.py"
+    path.write_text(
+        "from symback import Model, conv2d, data, flatten, max_pool2d, mse, param, relu\n"
+        "X = [data([[0.1, 0.5, -0.2], [0.4, -0.1, 0.2], [0.0, 0.3, 0.5]]),\n"
+        "     data([[0.2, 0.0, 0.1], [0.1, 0.2, -0.1], [0.3, -0.2, 0.0]])]\n"
+        "K = [[param([[0.2, -0.1], [0.3, 0.4]]), param([[0.1, 0.2], [-0.2, 0.1]])],\n"
+        "     [param([[-0.1, 0.3], [0.2, 0.1]]), param([[0.3, -0.2], [0.1, 0.2]])]]\n"
+        "K12 = data([[1.0]])  # the file's own K12: the kernel takes K_1_2\n"
+        "maps = conv2d(X, K)\n"
+        "loss = mse(flatten([max_pool2d(relu(m), 2) for m in maps]), data([[0.1, -0.2]])) + mse(K12, K12)\n"
+        "model = Model(loss)\n")
+    model = symback.load(path)
+    assert [p.name for p in model.params] == ["K11", "K_1_2", "K21", "K22"]
+    assert {"X1", "X2", "maps1", "maps2"} <= {n.name for n in model.nodes}
+    ours, theirs = model.compile().grad(), gradients(model)
+    for name in ours:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-12, atol=1e-15)
+
+
+def test_a_list_past_nine_items_separates_its_indices(tmp_path):
+    path = tmp_path / "many.py"
+    path.write_text("from symback import Model, data, param, sum\n"
+                    "w = [param(float(k)) for k in range(11)]\n"
+                    "loss = sum(w[0] * w[10])\nmodel = Model(loss)\n")
+    assert [p.name for p in symback.load(path).params] == ["w_1", "w_11"]

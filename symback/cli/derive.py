@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import OptionError, SymbackError
@@ -131,7 +132,8 @@ def _summary(model, result, verification, history) -> None:
     for name, g in derivation.gradients.items():
         steps = "\n".join(f"δ_{s.node.name} = {text(s.formula)}" for s in g.steps[:-1] if s.node not in shown)
         shown.update(s.node for s in g.steps[:-1])
-        formulas.add_row(name, f"{g.param.shape[0]}×{g.param.shape[1]}", steps, text(g.formula))
+        # formulas are text, never markup: a joined row [P1  P2] or a matrix [0.1, 0.2] would be taken for a tag
+        formulas.add_row(name, f"{g.param.shape[0]}×{g.param.shape[1]}", escape(steps), escape(text(g.formula)))
     console.print(formulas)
 
     checks = Table(title="Verification (matrix form · SymPy elementwise · finite differences)", title_justify="left")
