@@ -54,11 +54,8 @@ def _correlate(a, b, sr, sc):
             term = b[u, v] * a[cells]
             out = term if out is None else out + term
         return out
-    out = np.empty((oh, ow), dtype=a.dtype if a.dtype == object else np.float64)
-    for i in range(oh):
-        for j in range(ow):
-            out[i, j] = np.sum(a[i * sr:i * sr + kr, j * sc:j * sc + kc] * b)
-    return out
+    windows = np.lib.stride_tricks.sliding_window_view(a, (kr, kc))[::sr, ::sc][:oh, :ow]
+    return np.tensordot(windows, b, axes=2)
 
 
 def _pad(a, zero, top, left, bottom, right):
