@@ -267,7 +267,9 @@ def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
         elif node.attrs["fn"] == "relu" and any(s < 0 for s in signs):
             shape = np.asarray(values[arg]).shape
             dead = [entry_text("", *divmod(k, shape[1]), shape) for k, s in enumerate(signs) if s < 0]
-            counts = {"dead": len(dead), "units": len(signs), "entries": ", ".join(dead)}
+            # a feature map's hundreds of units: the first few, then how many more
+            listed = ", ".join(dead[:SHOWN_UNITS]) + (f", … (+{len(dead) - SHOWN_UNITS})" if len(dead) > SHOWN_UNITS else "")
+            counts = {"dead": len(dead), "units": len(signs), "entries": listed}
             if node.name:  # the quantity by its name, not its definition in Python: H, not relu((X @ W1) + b1)
                 out.append(N_("%(name)s: %(dead)s of %(units)s relu units inactive, entries %(entries)s",
                               name=node.name, **counts))
@@ -275,6 +277,10 @@ def notes(model, values: dict, grads: dict, precision: str) -> list[str]:
                 out.append(N_("%(relu)s: %(dead)s of %(units)s units inactive, entries %(entries)s",
                               relu=f"relu({label})", **counts))
     return out
+
+
+#: inactive relu units a note lists by entry
+SHOWN_UNITS = 8
 
 
 def _upstream_params(node: Tensor, model) -> list[Tensor]:
