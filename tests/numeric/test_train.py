@@ -137,3 +137,16 @@ def test_many_epochs_are_cheap():
     assert len(history.losses) == 10_000 and history.elided
     assert history.losses[-1] < history.losses[0]
     print(f"10,000 epochs: {elapsed:.2f} s")  # speed is reported by bench/, not asserted here
+
+
+def test_a_feature_maps_inactive_units_are_listed_briefly():
+    """A 5×5 map with 12 negative entries: the note counts all 12 (counted here from the data, the
+    oracle) and lists the first 8 by entry, row by row, then how many more."""
+    values = [[(-1) ** (i + j) * (i + 1) * 0.1 for j in range(5)] for i in range(5)]  # 12 negatives
+    z = sb.param(values, name="z")
+    a = sb.relu(z)
+    loss = sb.sum(a * sb.data([[1.0] * 5] * 5))
+    record = sb.Model(loss, epochs=1).train().steps[0]
+    negatives = [(i + 1, j + 1) for i in range(5) for j in range(5) if values[i][j] < 0]
+    listed = ", ".join(f"[{i}, {j}]" for i, j in negatives[:8])
+    assert record.notes == [f"a: {len(negatives)} of 25 relu units inactive, entries {listed}, … (+{len(negatives) - 8})"]
