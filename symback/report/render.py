@@ -119,6 +119,7 @@ _TEX_UNICODE = {
     "β": r"$\beta$", "η": r"$\eta$", "ε": r"$\varepsilon$", "₁": r"$_1$", "₂": r"$_2$", "×": r"$\times$",
     "·": r"$\cdot$", "≤": r"$\le$", "≥": r"$\ge$", "←": r"$\leftarrow$", "→": r"$\to$", "∂": r"$\partial$",
     "…": r"\dots{}", "–": "--", "—": "---", "≈": r"$\approx$", "√": r"$\surd$",
+    "⋆": r"$\star$", "x\u0302": r"$\hat{x}$",  # the convolution's X ⋆ δ; normalisation's x̂
 }
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
                 "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
