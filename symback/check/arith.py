@@ -14,8 +14,11 @@ Grammar (``^`` and ``**`` are the same; names, ``@``, ``.T`` and ``axis=`` only 
     unary   := ("+" | "-") unary | power
     power   := postfix (("^" | "**") unary)?         the exponent: a plain signed number
     postfix := atom (".T")*
-    atom    := NUMBER | NAME | NAME "(" args ")" | "(" expr ")"
+    atom    := NUMBER | NAME | NAME "(" args ")" | "(" expr ")" | "(" expr ("," expr)+ ")"
     args    := expr ("," (NAME "=")? expr)*
+
+A bracketed list ``(2, 1)`` is a pair (formulas only): a window, stride or padding of rows and
+columns, as a model file writes ``max_pool2d(A, (2, 1))``; `symback.check.formula` reads it only there.
 
 Limits, so that no input can hang or take memory:
 
@@ -146,7 +149,7 @@ class Literal:
 
 @dataclass(frozen=True)
 class _Node:
-    kind: str  # num, name, neg, sum, product, pow, call, T
+    kind: str  # num, name, neg, sum, product, pow, call, T, tuple
     pos: int
     parts: tuple = ()
     data: object = None  # num: literal index; name: the name; sum/product: ((op, pos), ...); call: (name, kwargs)
@@ -241,6 +244,12 @@ class _Parser:
         if token.text == "(":
             with self.nested(token):
                 node = self.chain(self.term, ("+", "-"), "sum")
+                if self.symbols is not None and self.peek().text == ",":  # a pair: (2, 1)
+                    parts = [node]
+                    while self.peek().text == ",":
+                        self.advance()
+                        parts.append(self.chain(self.term, ("+", "-"), "sum"))
+                    node = _Node("tuple", token.pos, tuple(parts))
             if self.advance().text != ")":
                 raise self.fail(self.peek(-1), "')'", f"to close the '(' at character {token.pos + 1}")
             return node

@@ -23,7 +23,9 @@ constructors (``expr.py``) so that ``explicit()`` can expand them entry by entry
 
 ``@`` is the matrix product, ``*``, ``/``, ``+`` and ``-`` work entry by entry with NumPy
 broadcasting (a 1×1 operand times a matrix is a scalar multiple), ``.T`` transposes and
-``sum(x, axis=0)`` keeps dimensions like NumPy's ``keepdims=True``.
+``sum(x, axis=0)`` keeps dimensions like NumPy's ``keepdims=True``.  The functions — activations,
+sums, softmax, and convolution, pooling and reshaping (``correlate(X, delta_Z)``, ``rot180(K)``,
+``route_max(delta_P, A, 2)``, ``flatten(P)``, …) — and their signatures are `symback.check.calls`.
 """
 
 from __future__ import annotations
@@ -34,28 +36,10 @@ from fractions import Fraction
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
 
-from ..engine.expr import (
-    ALL,
-    ONE,
-    Apply,
-    Broadcast,
-    LogSoftmax,
-    Reduce,
-    Softmax,
-    add,
-    hadamard,
-    matmul,
-    ones_like,
-    scaled,
-    times_scalar,
-    transpose,
-)
+from ..engine.expr import ONE, Broadcast, add, hadamard, matmul, ones_like, scaled, times_scalar, transpose
+from . import calls
 from .arith import MAX_MAGNITUDE, Literal, _error, _Node, _parse
-
-FORMULA_FUNCTIONS = ("tanh", "sigmoid", "relu", "exp", "log", "softplus", "step", "sum", "softmax", "log_softmax",
-                     "leaky_relu", "leaky_step")
-_SLOPED = ("leaky_relu", "leaky_step")  # f(x, alpha): the slope for negative x is a number
-_NORMALISED = ("softmax", "log_softmax")  # along a vector's length, or along axis= of a matrix
+from .calls import FORMULA_FUNCTIONS, show
 
 # A formula's constant parts stay exact `Fraction`s until they meet a matrix.
 Term = Fraction | MatrixExpr
@@ -65,8 +49,7 @@ def _shape(m: MatrixExpr) -> tuple[int, int]:
     return int(m.shape[0]), int(m.shape[1])
 
 
-def _show(m: MatrixExpr) -> str:
-    return "{}×{}".format(*_shape(m))  # check.py tells a shape error by its '×'
+_show = show
 
 
 def _matrix(x: Term) -> MatrixExpr:
@@ -128,6 +111,7 @@ class _Formula:
     def __init__(self, symbols: Mapping[str, MatrixExpr], relu_grad_at_zero, literals: list[Literal]):
         self.symbols, self.literals = symbols, literals
         self.relu_grad_at_zero = sp.Rational(relu_grad_at_zero)
+        self.limit = calls.entry_limit(symbols)
 
     def build(self, node: _Node) -> Term:
         kind, parts = node.kind, node.parts
@@ -150,48 +134,15 @@ class _Formula:
             return _number(base**exponent, node.pos)
         if kind == "call":
             return self.call(node)
+        if kind == "tuple":
+            raise _error("a pair such as (2, 1) is read only as a size, stride, padding or shape of a function", node.pos)
         x = self.build(parts[0])
         for (op, pos), part in zip(node.data[1:], parts[1:]):
             x = _combine(op, x, self.build(part), pos)
         return x
 
     def call(self, node: _Node) -> MatrixExpr:
-        name, keywords = node.data
-        args = list(node.parts) + [n for _, n in keywords]
-        if name in ("sum", *_NORMALISED):
-            fits = 1 <= len(node.parts) and len(args) <= 2 and all(k == "axis" for k, _ in keywords)
-        elif name in _SLOPED:
-            fits = len(node.parts) == 2 and not keywords
-        else:
-            fits = len(args) == 1 and not keywords
-        if not fits:
-            usage = {"sum": "sum(x), sum(x, axis=0) or sum(x, axis=1)", "leaky_relu": "leaky_relu(x, 0.01)",
-                     "leaky_step": "leaky_step(x, 0.01)"}.get(name, f"{name}(x) or {name}(x, axis=1)"
-                                                             if name in _NORMALISED else f"{name}(x)")
-            raise _error(f"{name} is written {usage}", node.pos)
-        x = _matrix(self.build(args[0]))
-        if name in ("sum", *_NORMALISED):
-            axis = self.build(args[1]) if len(args) == 2 else None
-            if axis not in (None, 0, 1):
-                raise _error(f"{name}'s axis must be 0 (down the columns) or 1 (along the rows)", args[1].pos)
-            if name == "sum":
-                return Reduce(x, ALL if axis is None else int(axis))
-            rows, cols = _shape(x)
-            if axis is None and rows > 1 and cols > 1:
-                raise _error(f"{name} of a {_show(x)} matrix needs axis=0 or axis=1", node.pos)
-            axis = int(axis) if axis is not None else (0 if cols == 1 else 1)
-            return (Softmax if name == "softmax" else LogSoftmax)(x, axis)
-        if name in _SLOPED:
-            alpha = self.build(args[1])
-            if isinstance(alpha, MatrixExpr):
-                raise _error(f"{name}'s slope must be a number", args[1].pos)
-            alpha = sp.Rational(alpha.numerator, alpha.denominator)
-            if name == "leaky_step":
-                return Apply("leaky_step", x, alpha, self.relu_grad_at_zero)
-            return Apply("leaky_relu", x, alpha)
-        if name == "step":
-            return Apply("step", x, self.relu_grad_at_zero)
-        return Apply(name, x)
+        return calls.call(node, self.build, self.relu_grad_at_zero, self.limit)
 
 
 def parse_formula(text: str, symbols: Mapping[str, MatrixSymbol], *, relu_grad_at_zero: object = 0) -> MatrixExpr:

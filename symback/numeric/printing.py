@@ -422,6 +422,70 @@ class CodePrinter(TextPrinter):
     def _print_LogSoftmax(self, e):
         return self._print_Softmax(e, "log_softmax")
 
+    # -- windows, reshaping and normalisation: function calls of ``check/calls.py``, as the model file
+    # writes its own (a size or stride 2 or (2, 1)); a call needs no brackets around it
+
+    def parenthesize(self, item, level, strict=False):
+        if isinstance(item, Correlate):
+            return self._print(item)
+        return super().parenthesize(item, level, strict)
+
+    @staticmethod
+    def _pair(pair) -> str:
+        return str(pair[0]) if pair[0] == pair[1] else f"({pair[0]}, {pair[1]})"
+
+    def _stride(self, e, default=(1, 1)) -> str:
+        return "" if e.stride == default else f", stride={self._pair(e.stride)}"
+
+    def _print_Correlate(self, e):
+        return f"correlate({self._print(e.args[0])}, {self._print(e.args[1])}{self._stride(e)})"
+
+    def _print_Pad(self, e):
+        top, left, bottom, right = e.widths
+        if (top, left) != (bottom, right) or min(e.widths) < 0:
+            return f"pad({self._print(e.arg)}, top={top}, left={left}, bottom={bottom}, right={right})"
+        return f"pad({self._print(e.arg)}, {self._pair((top, left))})"
+
+    def _print_Dilate(self, e):
+        return f"dilate({self._print(e.arg)}, {self._pair(e.stride)})"
+
+    def _print_Rot180(self, e):
+        return f"rot180({self._print(e.arg)})"
+
+    def _print_MaxPool(self, e, name="max_pool2d"):
+        return f"{name}({self._print(e.arg)}, {self._pair(e.window)}{self._stride(e, e.window)})"
+
+    def _print_AvgPool(self, e):
+        return self._print_MaxPool(e, "avg_pool2d")
+
+    def _print_PoolRoute(self, e):
+        x, g = e.args[:2]
+        return f"route_max({self._print(g)}, {self._print(x)}, {self._pair(e.window)}{self._stride(e, e.window)})"
+
+    def _print_PoolSpread(self, e):
+        (m, n), (kr, kc), (sr, sc) = (int(k) for k in e.arg.shape), e.window, e.stride
+        shape = (int(e.shape[0]), int(e.shape[1]))
+        covered = "" if shape == ((m - 1) * sr + kr, (n - 1) * sc + kc) else f", shape=({shape[0]}, {shape[1]})"
+        return f"spread_avg({self._print(e.arg)}, {self._pair(e.window)}{self._stride(e, e.window)}{covered})"
+
+    def _print_Reshape(self, e):
+        if e.shape[0] == 1:  # a matrix read row by row into one row, as the model file's flatten(P)
+            return f"flatten({self._print(e.arg)})"
+        return f"reshape({self._print(e.arg)}, {e.shape[0]}, {e.shape[1]})"
+
+    def _print_Concat(self, e):
+        return f"concat({', '.join(self._print(a) for a in e.args)})"
+
+    def _print_Columns(self, e):
+        start, stop = e.span
+        return f"columns({self._print(e.arg)}, {start + 1}, {stop})"  # counted from 1, both included
+
+    def _print_Normalize(self, e, name="normalize"):
+        return f"{name}({self._print(e.arg)}, axis={e.axis}, eps={self._print(e.eps)})"
+
+    def _print_InvStd(self, e):
+        return self._print_Normalize(e, "inv_std")
+
 
 def code(e) -> str:
     """A formula in the model's names as Python-like text: ``@``, ``.T``, ``*`` elementwise."""
