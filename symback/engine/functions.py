@@ -165,11 +165,34 @@ def _pair(value, what: str, least: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _channels(x, what: str) -> list[Tensor]:
-    items = list(x) if isinstance(x, (list, tuple)) else [x]
+def _is_channels(x) -> bool:
+    """A list of tensors (channels); a list of numbers or of rows of numbers is one matrix."""
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(t, Tensor) for t in x)
+
+
+def _is_bank(kernel) -> bool:
+    """A list of lists of tensors: one list of kernels per output channel."""
+    return isinstance(kernel, (list, tuple)) and bool(kernel) and all(_is_channels(k) for k in kernel)
+
+
+def _channels(x, what: str, same_shape: bool = True) -> list[Tensor]:
+    items = list(x) if _is_channels(x) or (isinstance(x, (list, tuple)) and not x) else [x]
     if not items or len(items) > MAX_CHANNELS:
         raise _located(ModelError, f"{what} needs 1 to {MAX_CHANNELS} channels, not {len(items)}")
-    return [as_tensor(t) for t in items]
+    tensors = [as_tensor(t) for t in items]
+    shapes = {t.shape for t in tensors}
+    if same_shape and len(shapes) > 1:
+        raise _located(ShapeError, f"{what}'s channels differ in shape ({', '.join(fmt_shape(s) for s in sorted(shapes))}): "
+                       "every channel must be the same size")
+    return tensors
+
+
+def _setting(value, what: str):
+    """A number setting of a function (eps, delta, p, weight_decay), exactly; a `ModelError` naming it if not."""
+    try:
+        return exact_scalar(value)
+    except ModelError:
+        raise _located(ModelError, f"{what} must be a number, not {value!r}") from None
 
 
 def conv2d(x, kernel, stride=1, padding=0):
@@ -183,8 +206,11 @@ def conv2d(x, kernel, stride=1, padding=0):
     Raises `ModelError` for a kernel larger than the padded image or mismatched channels.
     """
     images = _channels(x, "conv2d's input")
-    nested = isinstance(kernel, (list, tuple)) and kernel and isinstance(kernel[0], (list, tuple))
+    nested = _is_bank(kernel)
     banks = [_channels(k, "conv2d's kernel") for k in kernel] if nested else [_channels(kernel, "conv2d's kernel")]
+    if len({bank[0].shape for bank in banks}) > 1:
+        raise _located(ShapeError, "conv2d's kernels differ in shape between output channels: every kernel must be "
+                       "the same size")
     if len(banks) > MAX_CHANNELS:
         raise _located(ModelError, f"conv2d makes 1 to {MAX_CHANNELS} output channels, not {len(banks)}")
     sr, sc = _pair(stride, "conv2d's stride", 1)
@@ -203,8 +229,7 @@ def conv2d(x, kernel, stride=1, padding=0):
             node = Tensor("op", "conv2d", (image, k), shape, {"stride": (sr, sc), "padding": (pr, pc)})
             total = node if total is None else total + node
         outputs.append(total)
-    single = not isinstance(x, (list, tuple)) and not isinstance(kernel, (list, tuple))
-    return outputs[0] if single or (not nested and len(outputs) == 1) else outputs
+    return outputs if nested else outputs[0]
 
 
 def _pool(op: str, x, size, stride):
@@ -218,7 +243,7 @@ def _pool(op: str, x, size, stride):
                            f"matrix {image.describe()}")
         shape = ((h - kh) // step[0] + 1, (w - kw) // step[1] + 1)
         outputs.append(Tensor("op", op, (image,), shape, {"window": window, "stride": step}))
-    return outputs if isinstance(x, (list, tuple)) else outputs[0]
+    return outputs if _is_channels(x) else outputs[0]
 
 
 def max_pool2d(x, size, stride=None):
@@ -238,7 +263,7 @@ def flatten(x) -> Tensor:
     """A matrix's entries read row by row as one 1×(H·W) row (PyTorch's ``flatten``), ready for a
     dense layer ``flatten(P) @ W``; a list of channels gives their rows joined, channel after channel."""
     rows = []
-    for image in _channels(x, "flatten"):
+    for image in _channels(x, "flatten", same_shape=False):
         h, w = image.shape
         rows.append(image if h == 1 else Tensor("op", "flatten", (image,), (1, h * w)))
     if len(rows) == 1:
@@ -251,7 +276,7 @@ def flatten(x) -> Tensor:
 
 def _normalised(op: str, x, gamma, beta, eps, axis: int) -> Tensor:
     x = as_tensor(x)
-    eps = exact_scalar(eps)
+    eps = _setting(eps, f"{op}'s eps")
     if eps <= 0:
         raise _located(ModelError, f"{op}'s eps must be positive, not {eps}")
     lane = x.shape[0] if axis == 0 else x.shape[1]
@@ -287,13 +312,14 @@ def dropout(x, mask, p=0.5) -> Tensor:
     ``mask`` is data of x's shape holding 0 (dropped) and 1 (kept); ``p`` the drop probability in
     [0, 1).  Raises `ModelError` for another mask."""
     x = as_tensor(x)
-    p = exact_scalar(p)
+    p = _setting(p, "dropout's p")
     if not 0 <= p < 1:
         raise _located(ModelError, f"dropout's p must be in [0, 1), not {p}")
     if not isinstance(mask, Tensor):
         mask = Tensor("data", None, value=_mask_value(mask))
     if mask.kind != "data":
-        raise _located(ModelError, f"dropout's mask {mask.describe()} must be data (0s and 1s), not a {mask.kind}")
+        kind = {"param": "a parameter", "op": "a computed tensor", "const": "a constant"}[mask.kind]
+        raise _located(ModelError, f"dropout's mask {mask.describe()} must be data (0s and 1s), not {kind}")
     _same_shape("dropout", x, mask)
     for value in mask.samples or [mask.value]:
         if not np.all(np.isin(to_float_array(value), (0.0, 1.0))):
@@ -331,7 +357,7 @@ def huber(prediction, target, delta=1.0) -> Tensor:
     delta·(|r| − delta/2), for the residual r = prediction − target."""
     prediction, target = as_tensor(prediction), as_tensor(target)
     _same_shape("huber", prediction, target)
-    delta = exact_scalar(delta)
+    delta = _setting(delta, "huber's delta")
     if delta <= 0:
         raise _located(ModelError, f"huber's delta must be positive, not {delta}")
     return mean(apply("huber", prediction - target, params=(delta,)))
@@ -352,10 +378,12 @@ def hinge(scores, targets) -> Tensor:
     return mean(relu(1 - y * s))
 
 
-def l2_penalty(*tensors, weight_decay) -> Tensor:
+def l2_penalty(*tensors, weight_decay=None) -> Tensor:
     """The L2 penalty (weight_decay / 2)·Σ‖W‖², summed over ``tensors``: added to a loss, its
     gradient weight_decay·W is what PyTorch's SGD ``weight_decay`` adds."""
-    lam = exact_scalar(weight_decay)
+    if weight_decay is None:
+        raise _located(ModelError, "l2_penalty needs weight_decay=λ, e.g. l2_penalty(W1, W2, weight_decay=0.01)")
+    lam = _setting(weight_decay, "l2_penalty's weight_decay")
     if lam < 0 or not tensors:
         raise _located(ModelError, "l2_penalty needs one or more tensors and weight_decay ≥ 0")
     total = None

@@ -224,7 +224,8 @@ def _elementwise(model, d, leaf_values, program_grads) -> dict:
         forward = _forward(d, env)
         loss = forward[d.value[d.loss]][0, 0]
         if tree_size(loss) <= WHOLE_TREE:
-            return _whole_loss(d, trainable, symbols, exact_values, forward, loss)
+            return _whole_loss(d, trainable, symbols, exact_values, forward, loss,
+                               sp.Rational(model.relu_grad_at_zero))
     return _node_by_node(model, d, leaf_values, program_grads)
 
 
@@ -239,9 +240,11 @@ def _loss_size(d) -> int:
     return sizes.get(d.value[d.loss], 1)
 
 
-def _whole_loss(d, trainable, symbols, exact_values, forward, loss) -> dict:
+def _whole_loss(d, trainable, symbols, exact_values, forward, loss, at_zero) -> dict:
     """SymPy's ``diff`` of the whole scalar loss by every entry; the difference with the matrix
-    form proved zero (``exact``), else compared at random points near the point."""
+    form proved zero (``exact``), else compared at random points near the point; and at the point
+    itself, where a relu argument of exactly 0 takes the model's relu′(0) (``at_zero``) — the proof
+    and the random points are blind to that convention."""
     point = {symbols[p][i, j]: exact_values[p][i, j] for p in trainable
              for i in range(p.shape[0]) for j in range(p.shape[1])}
     matrix_form = _backward(d, forward)
@@ -254,7 +257,7 @@ def _whole_loss(d, trainable, symbols, exact_values, forward, loss) -> dict:
         mismatches, method = [], "exact"
         for i in range(rows):
             for j in range(cols):
-                oracle = sp.diff(loss, symbols[p][i, j])
+                oracle = _at_kinks(sp.diff(loss, symbols[p][i, j]), at_zero)
                 if _expands_to_zero(g[i, j] - oracle):  # the common case, proved in milliseconds
                     pass
                 # else a numeric screen first: proving a non-zero difference zero can take minutes
@@ -265,6 +268,10 @@ def _whole_loss(d, trainable, symbols, exact_values, forward, loss) -> dict:
                     if not _agree_at_random_points(g[i, j], oracle, point, rng):
                         mismatches.append(Mismatch((i, j), float("nan"), _value(oracle, point)))
                 values[i, j] = mpmath.mpf(str(sp.N(oracle.xreplace(point), DIGITS)))
+                if not any(m.index == (i, j) for m in mismatches):
+                    here = mpmath.mpf(str(sp.N(g[i, j].xreplace(point), DIGITS)))
+                    if abs(here - values[i, j]) > AGREE * max(1, abs(values[i, j])):
+                        mismatches.append(Mismatch((i, j), float("nan"), float(values[i, j])))
         result[p] = (method, values, not mismatches, "", mismatches)
     return result
 
@@ -451,14 +458,16 @@ def _finite_differences(model, leaf_values, exact_grads, progress=None) -> dict:
 
 
 def _pool_kink(node, up, down) -> bool:
-    """Whether a window of a max-pool that the difference moves ties, or changes its maximum, between
-    the two sides (a max-pool's kink: its derivative jumps there)."""
+    """Whether the difference crosses a max-pool's kink: a window's maxima differ between the two sides,
+    or a window's maximum is tied on either side and one of the tied entries moved (a smaller entry
+    that moves changes no maximum, and is differenced as usual)."""
     (kr, kc), (sr, sc) = node.attrs["window"], node.attrs["stride"]
     sides = [np.lib.stride_tricks.sliding_window_view(v, (kr, kc))[::sr, ::sc] for v in (up, down)]
     first, second = (w.reshape(*w.shape[:2], kr * kc) for w in sides)
-    moved = np.any(first != second, axis=-1)
-    ties = [np.sum(w == w.max(axis=-1, keepdims=True), axis=-1) > 1 for w in (first, second)]
-    return bool(np.any(moved & (ties[0] | ties[1] | (first.argmax(-1) != second.argmax(-1)))))
+    top = [w == w.max(axis=-1, keepdims=True) for w in (first, second)]
+    tied = (top[0].sum(axis=-1) > 1) | (top[1].sum(axis=-1) > 1)
+    moved_maximum = np.any((first != second) & (top[0] | top[1]), axis=-1)
+    return bool(np.any(np.any(top[0] != top[1], axis=-1) | (tied & moved_maximum)))
 
 
 def _refined(model, leaf_values, k: int, index: tuple[int, int], exact) -> tuple[float, float]:

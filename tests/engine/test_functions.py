@@ -111,19 +111,14 @@ def test_the_error_names_the_model_file_line(tmp_path):
         sb.load(path)
 
 
-# -- known gaps (issue 14): each fails today; see the reason ---------------------------------------------
+# -- gaps found in review (issue 14), each closed ---------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="conv2d does not check that the input channels share a shape: a 3×3 and a "
-                   "2×2 image under 2×2 kernels give 2×2 and 1×1 maps, summed by broadcasting without a word")
 def test_input_channels_of_two_shapes_are_refused():
     with pytest.raises((ModelError, ShapeError), match="channel"):
         sb.conv2d([X, sb.data([[1, 2], [3, 4]], name="Y")], [K, K])
 
 
-@pytest.mark.xfail(strict=True, reason="conv2d does not check that one output channel's kernels share a shape: a "
-                   "2×2 and a 3×3 kernel over 3×3 images give 2×2 and 1×1 maps, summed by broadcasting without a word "
-                   "(shapes that do not broadcast fail in +, as 'shape mismatch in +')")
 def test_kernels_of_two_shapes_are_refused_by_conv2d():
     with pytest.raises((ModelError, ShapeError), match="kernel"):
         sb.conv2d([X, X], [K, sb.param([[1, 0, 0], [0, 1, 0], [0, 0, 1]], name="K1")])
@@ -140,27 +135,20 @@ def _one_matrix_or_refused(call, shape):
         assert isinstance(result, sb.Tensor) and result.shape == shape
 
 
-@pytest.mark.xfail(strict=True, reason="a kernel written as a nested list is read as 2 output channels of 1×1 "
-                   "kernels: 'conv2d: 1 input channel(s) but 2 kernel(s) for them'")
 def test_a_literal_kernel_is_one_kernel():
     _one_matrix_or_refused(lambda: sb.conv2d(X, [[1, 0], [0, 1]]), (2, 2))
 
 
-@pytest.mark.xfail(strict=True, reason="an image written as a nested list is read as one channel per row: "
-                   "max_pool2d([[1, 2], [3, 4]], 1) returns a list of two 2×1 results, no error")
 def test_a_literal_image_is_one_image():
     _one_matrix_or_refused(lambda: sb.max_pool2d([[1, 2], [3, 4]], 1), (2, 2))
 
 
-@pytest.mark.xfail(strict=True, reason="a computed mask's message reads 'must be data (0s and 1s), not a op'")
 def test_a_computed_mask_is_called_computed():
     with pytest.raises(ModelError) as e:
         sb.dropout(X, sb.data(MASK) * sb.data(MASK))
     assert "a op" not in str(e.value)
 
 
-@pytest.mark.xfail(strict=True, reason="eps, delta, p and weight_decay that are not numbers give "
-                   "'None (NoneType) is not a number', naming neither the function nor the argument")
 @pytest.mark.parametrize("call", [lambda: sb.batch_norm(X, ONES, ZEROS, eps=None),
                                   lambda: sb.huber(X, X, delta="a"),
                                   lambda: sb.dropout(X, MASK, p=None)])

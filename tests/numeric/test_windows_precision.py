@@ -339,9 +339,6 @@ def test_overlapping_windows_at_a_tie(tier):
     assert v.params["X"].elementwise_method == tier
 
 
-@pytest.mark.xfail(strict=True, reason="verify labels every moved entry of a tied window a kink, also the "
-                   "smaller entries whose step changes no maximum (X[0,0] = 1 beside the tied 3s): those could be "
-                   "judged, as a relu's entries that do not cross 0 are (test_kinks)")
 @pytest.mark.parametrize(("loss", "maxima"), [(tied_pool, TIED_MAXIMA), (overlapping_pool, OVERLAPPING_MAXIMA)])
 def test_only_the_tied_maxima_are_kinks(loss, maxima):
     assert sb.Model(loss()).verify().params["X"].kinks == maxima
@@ -367,9 +364,7 @@ def test_a_hinge_margin_of_exactly_one_is_a_kink_where_relu_0_is_0():
 
 
 @pytest.mark.parametrize("whole_tree", [
-    pytest.param(verify.WHOLE_TREE, marks=pytest.mark.xfail(
-        strict=True, reason="verify's exact tier reports SymPy's Heaviside(0) = 1/2 at a relu kink (S: −0.125, "
-        "not 0) and calls it agreement: _normalise_kinks drops the convention on both sides")),
+    verify.WHOLE_TREE,  # the whole loss differentiated: Heaviside(0) takes the model's relu′(0), not SymPy's 1/2
     0,  # node by node
 ])
 def test_the_elementwise_oracle_takes_relu_0_at_a_hinge_margin_of_one(monkeypatch, whole_tree):
@@ -392,3 +387,17 @@ def test_relu_zeros_tied_in_a_max_pool_window():
     check, theirs = v.params["K"], gradients(model)["K"]
     np.testing.assert_allclose(np.array(check.matrix, dtype=float), theirs, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(np.array(check.elementwise, dtype=float), theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_the_exact_tier_finds_a_matrix_form_with_the_wrong_relu_0(monkeypatch):
+    """A relu rule that took relu′(0) = 1 in a model of relu′(0) = 0 is caught at the hinge's margins of 1,
+    where only the convention decides (the symbolic proof alone is blind to it)."""
+    from symback.engine import rules
+    from symback.engine.expr import Apply, hadamard
+
+    wrong = rules.Rule("relu", rules.RULES["relu"].forward,
+                       (lambda g, c: hadamard(g, Apply("step", c.args[0], 1)),), rules.RULES["relu"].says)
+    monkeypatch.setitem(rules.RULES, "relu", wrong)
+    check = sb.Model(hinge_at_margin_one()).verify().params["S"]
+    assert check.elementwise_method == "exact" and not check.elementwise_ok
+    assert [m.index for m in check.mismatches] == [(0, 0), (1, 0)]
