@@ -6,7 +6,8 @@ computation changes:
 
 * ``vjps`` — a derivative rule changed for one node of the graph (a derivative left out,
   applied twice, taken at the output, the wrong function's, an elementwise factor collapsed
-  into one number, relu′(0) by another convention, a transpose missing); the engine derives
+  into one number, relu′(0) by another convention, a transpose missing; δ routed through a
+  pooling layer or a convolution another way, in ``window_mistakes.py``); the engine derives
   again with it (``engine/derive.py``'s ``vjps=``) and the δ and gradients that change are
   the mistake's;
 * ``scale`` — every δ and gradient scaled (a ½ or a 1/N batch factor missing or extra);
@@ -57,6 +58,11 @@ MESSAGES = {
                             "uses b ← βb + g (PyTorch's SGD with momentum)."),
     "adam-bias-correction": "Adam's bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ were left out.",
     "optimizer-left-out": "the update was plain gradient descent, p ← p − η ∂L/∂p; this exercise uses {detail}.",
+    "pool-routing": "δ went back through the pooling the wrong way: {detail}.",
+    "kernel-rotation": "the kernel's 180° turn is missing or extra: {detail}.",
+    "conv-stride": "the stride is missing from the kernel's gradient: {detail}.",
+    "flatten-order": "the flattened δ was put back column by column: flatten reads a matrix row by row, so its δ "
+                     "goes back row by row ({detail}).",
     "arithmetic": "the method is right but the arithmetic slipped: the value should be {expected}.",
 }
 
@@ -82,6 +88,10 @@ TITLES = {
     "momentum-convention": "another momentum convention",
     "adam-bias-correction": "Adam without its bias correction",
     "optimizer-left-out": "the optimizer left out",
+    "pool-routing": "δ routed wrong through a pooling layer",
+    "kernel-rotation": "the kernel's 180° turn missing or extra",
+    "conv-stride": "the stride left out of a kernel's gradient",
+    "flatten-order": "a flattened δ put back in the wrong order",
     "arithmetic": "an arithmetic slip",
 }
 
@@ -103,6 +113,12 @@ EXAMPLES = {
     "stale-parameters": {"detail": "the gradient was computed with the parameters before the last update"},
     "stale-sample": {"detail": "the forward pass used the previous sample's data"},
     "optimizer-left-out": {"detail": "momentum (β = 0.9)"},
+    "pool-routing": {"detail": "max-pool gives each window's δ to the window's maximum only (0 to the other "
+                               "entries), not to every entry of the window"},
+    "kernel-rotation": {"detail": "the input's gradient is δ ⋆ rot180(K), δ padded in full; K was used unturned"},
+    "conv-stride": {"detail": "with stride 2, K[a, b] meets X[2i + a, 2j + b] for δ[i, j] (X ⋆ dilate_2(δ)), not "
+                              "X[i + a, j + b]"},
+    "flatten-order": {"detail": "P is 2×2"},
     "arithmetic": {"expected": "4.472"},
 }
 
@@ -286,6 +302,10 @@ def rule_mistakes(model, derivation) -> list[Mistake]:
             if a.shape[0] == a.shape[1] != 1:
                 out.append(Mistake("missing-transpose", f"{_name(a, d.value[a])}ᵀ δ was written "
                                    f"{_name(a, d.value[a])} δ", vjps={(node, 1): lambda g, ctx: matmul(ctx.args[0], g)}))
+        elif node.op in ("max_pool2d", "avg_pool2d", "conv2d", "flatten"):
+            from .window_mistakes import window_mistakes  # (it builds this module's Mistake)
+
+            out += window_mistakes(node, d)
     return out
 
 
@@ -411,5 +431,5 @@ def update_mistakes(model, lr: mpmath.mpf) -> list[Mistake]:
     return out
 
 
-__all__ = ["MESSAGES", "EXAMPLES", "Mistake", "message", "rule_mistakes", "scale_mistakes", "forward_mistakes",
+__all__ = ["MESSAGES", "TITLES", "EXAMPLES", "Mistake", "message", "rule_mistakes", "scale_mistakes", "forward_mistakes",
            "gradient_value_mistakes", "update_mistakes", "MPMATH"]
