@@ -11,7 +11,8 @@ exponents that are number literals with ``|n| <= MAX_EXPONENT`` = 64, numbers of
 ``MAX_DIGITS`` = 60 digits with ``|e| <= MAX_SCIENTIFIC`` = 400 and no larger than
 ``MAX_MAGNITUDE`` = 1e200); and the constant parts of a formula, which stay exact fractions
 until they meet a matrix, may not grow larger than 1e200 or to more than 1000 digits, nor
-divide by zero.  Names are the model's symbols and `FORMULA_FUNCTIONS` only, and shapes must
+divide by zero; no part of a formula may have more entries than 4 times the model's largest tensor
+(at least 10,000: `symback.check.calls.entry_limit`).  Names are the model's symbols and `FORMULA_FUNCTIONS` only, and shapes must
 match for ``@`` and broadcast for the rest, or the error names both shapes.
 
 **Formulas** (`parse_formula`) are gradients in the model's own names, built with symback's
@@ -139,6 +140,9 @@ class _Formula:
         x = self.build(parts[0])
         for (op, pos), part in zip(node.data[1:], parts[1:]):
             x = _combine(op, x, self.build(part), pos)
+            if isinstance(x, MatrixExpr) and _shape(x)[0] * _shape(x)[1] > self.limit:  # an outer product of rows
+                raise _error("a part of this formula would have {} by {} entries; at most {:,} are allowed".format(
+                    *_shape(x), self.limit), pos)
         return x
 
     def call(self, node: _Node) -> MatrixExpr:

@@ -86,9 +86,10 @@ def _conv_mistakes(node, d) -> list[Mistake]:
                            vjps={(node, 1): lambda g, ctx: Rot180(rule.vjps[1](g, ctx))}))
         sr, sc = node.attrs["stride"]
         if (sr, sc) != (1, 1):
-            out.append(Mistake("conv-stride", f"with stride {sr if sr == sc else (sr, sc)}, {kname}[a, b] meets "
-                               f"{xname}[{sr}i + a, {sc}j + b] for δ[i, j] ({xname} ⋆ dilate(δ)), not "
-                               f"{xname}[i + a, j + b]", vjps={(node, 1): _unstrided}))
+            stride = str(sr) if sr == sc else f"{sr},{sc}"
+            out.append(Mistake("conv-stride", f"with stride {stride}, {kname}[a, b] meets {xname}[{sr}i + a, {sc}j + b] "
+                               f"for δ[i, j] ({xname} ⋆ dilate_{stride}(δ)), not {xname}[i + a, j + b]",
+                               vjps={(node, 1): _unstrided}))
     return out
 
 
