@@ -38,7 +38,10 @@ annotations (`ShapeClaim`), which the checker judges too.  What is read:
   ``\frac{\partial loss}{\partial h}`` (= δ_h).  A product written ``\cdot``, ``\times`` or by
   juxtaposition is the matrix product, or a scalar multiple when one side is 1×1; ``\odot``,
   ``\circ`` and ``*`` multiply entry by entry.  A chain-rule step (``\frac{\partial out}{\partial
-  z}``) is working: not judged.  ``\underbrace{…}_{(1 \times 3)}`` claims a shape: the reader
+  z}``) is working: not judged.  Convolution and pooling as a report prints them, ``X \star \delta_Z``,
+  ``\operatorname{rot180}(K)``, ``\operatorname{pad}_{1}(…)``, ``\operatorname{route}_{\max}(\delta_P \to A)``,
+  …, or any function of the formula language with its arguments, ``\operatorname{route\_max}(\delta_P, A, 2)``
+  (``latex_calls.py``).  ``\underbrace{…}_{(1 \times 3)}`` claims a shape: the reader
   computes the real one and the checker judges the claim.
 
 The text is untrusted: it is never executed, nor given to ``eval``, ``sympify``, ``parse_expr``
@@ -65,6 +68,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
 from ..errors import SolutionError
+from . import latex_calls
 from .formula import FORMULA_FUNCTIONS
 from .solution import MAX_BYTES, Formula, Item, ShapeClaim, Solution, shape_mismatch
 
@@ -91,6 +95,7 @@ _FUNCTIONS = {"tanh": "tanh", r"\tanh": "tanh", "sigmoid": "sigmoid", r"\sigma":
               "relu": "relu", "ReLU": "relu", "exp": "exp", r"\exp": "exp", "log": "log", r"\log": "log",
               r"\ln": "log", "ln": "log", "step": "step", "softplus": "softplus", "softmax": "softmax",
               "sum": "sum", r"\sum": "sum", "sqrt": "sqrt", r"\sqrt": "sqrt"}
+_FUNCTIONS.update({word: name for word, name in latex_calls.WORDS.items() if word not in _FUNCTIONS})
 #: f′ as a formula of f's argument, in the checker's language ({} is the argument)
 _DERIVATIVES = {"tanh": "(1 - tanh({})**2)", "sigmoid": "(sigmoid({0}) * (1 - sigmoid({0})))",
                 "relu": "step({})", "exp": "exp({})", "softplus": "sigmoid({})"}
@@ -278,7 +283,7 @@ def _split(text: str, start: int, end: int, pattern: re.Pattern, brackets: str =
     return parts
 
 
-_SCRIPT = re.compile(r"([\^_])\s*([A-Za-z0-9]|\\(?:top|intercal|prime)(?![A-Za-z]))")
+_SCRIPT = re.compile(r"(?<!\\)([\^_])\s*([A-Za-z0-9]|\\(?:top|intercal|prime)(?![A-Za-z]))")  # \_ is no script
 
 
 def _braced_scripts(text: str) -> tuple[str, list[int]]:
@@ -851,7 +856,9 @@ class _Translator:
                 if s is not None:
                     text, shape = t, s
                 continue
-            if op in _ELEMENTWISE:
+            if latex_calls.CORRELATE.fullmatch(op):
+                text, shape = latex_calls.correlated(self.reader, op, text, shape, t, s)
+            elif op in _ELEMENTWISE:
                 text, shape = f"{_wrapped(text)} * {_wrapped(t)}", _broadcast(shape, s)
             elif op in _DIVIDE:
                 text, shape = f"{_wrapped(text)} / {_wrapped(t)}", _broadcast(shape, s)
@@ -899,6 +906,8 @@ class _Translator:
         return _FUNCTIONS.get(key)
 
     def apply(self, function: str, modifiers: list, inner: Tree, where: int) -> tuple[str, tuple[int, int]]:
+        if function in latex_calls.READ_HERE:
+            return self.window_call(function, modifiers, [inner], where)
         argument, shape = self.formula(inner)
         if shape is None:
             raise _UnreadableError("the identity I is read only as a factor of a product", where)
@@ -921,6 +930,33 @@ class _Translator:
         if powers:
             text, shape = self.postfixed(text, shape, powers)
         return text, shape
+
+    def window_call(self, function: str, modifiers: list, inners: list, where: int) -> tuple[str, tuple[int, int]]:
+        """Convolution, pooling, reshaping (``latex_calls.py``): the subscript is a size (``pad_{1}``), and
+        ``route_{\\max}(\\delta_P \\to A)`` takes its window from the model."""
+        if any(m.data == "prime" for m in modifiers):
+            raise _UnreadableError(f"{function}′ is not read in formulas", where)
+        subs = [m for m in modifiers if m.data == "sub"]
+        if function == "route_max" and len(inners) == 1:
+            inners = latex_calls.split_at_arrow(inners[0]) or inners
+        args = []
+        for inner in inners:
+            factor = _single_factor(inner)
+            if factor is not None and len(factor.children) == 1 and factor.children[0].data == "tuple":
+                args.append((f"({self.arith(factor.children[0].children[0])}, "  # a pair: (2, 1)
+                             f"{self.arith(factor.children[0].children[1])})", (1, 1)))
+                continue
+            text, shape = self.formula(inner)
+            if shape is None:
+                raise _UnreadableError("the identity I is read only as a factor of a product", where)
+            args.append((text, shape))
+        try:
+            text = latex_calls.window_text(self.reader, function, self.side.script(subs[0]) if subs else None, args)
+        except latex_calls.UnreadableError as u:
+            raise _UnreadableError(u.message, where) from None
+        shape = latex_calls.shape_of(self.reader, text, args[0][1])
+        powers = [m for m in modifiers if m.data == "sup"]
+        return self.postfixed(text, shape, powers) if powers else (text, shape)
 
     def postfixed(self, text: str, shape, postfix: list) -> tuple[str, tuple[int, int]]:
         for p in postfix:
@@ -958,6 +994,15 @@ class _Translator:
             if function is None:
                 raise _UnreadableError(f"{word[:30]} is not a function a formula can use", self.offset(base))
             text, shape = self.apply(function, modifiers, inner, self.offset(base))
+        elif kind == "call_args":  # \operatorname{route\_max}(\delta_P, A, 2): the formula language's own call
+            function_token, *rest = base.children
+            modifiers = [c for c in rest if c.data != "expr"]
+            word = function_token.value
+            function = _FUNCTIONS.get(word) or _FUNCTIONS.get(_fonted_word(word))
+            if function is None or function not in FORMULA_FUNCTIONS:
+                raise _UnreadableError(f"{word[:30]} is not a function a formula can use", self.offset(base))
+            text, shape = self.window_call(function, modifiers, [c for c in rest if c.data == "expr"],
+                                           self.offset(base))
         elif kind == "frac":
             _, top, bottom = base.children
             a, sa = self.formula(top)

@@ -624,3 +624,99 @@ def test_a_hostile_formula_in_a_solution_file_is_an_item_of_its_own(cnn, cnn_che
     result = grade(cnn_checker, cnn, 'formulas:\n  K: "dilate(X, 1000)"\n  W: "flatten(P).T @ delta_logits"\n')
     assert [j.status for j in result.items] == ["error", "correct"]
     assert "at most" in result.items[0].reason
+
+
+# ---------------------------------------------------------------------------------------------------------
+# LaTeX: the report's own notation and a hand's, read into the same formulas
+# ---------------------------------------------------------------------------------------------------------
+
+MISTAKES_MD = EXAMPLES / "cnn_small_mistakes.md"
+
+
+def verdicts(result) -> list:
+    """Every verdict of a graded file: (epoch, section, name, index, status, diagnosis code), in order."""
+    return sorted((j.epoch or 0, j.section, j.name, tuple(j.index or ()), j.status,
+                   (j.diagnosis or {}).get("code") or "") for j in result.items)
+
+
+def test_the_markdown_twin_is_graded_as_the_yaml(cnn, cnn_checker, mistakes):
+    """The oracle here is the YAML twin, graded by the YAML path (its numbers held to the hand computation and
+    its verdicts item by item above); the line of each item is found by searching the Markdown."""
+    from symback.check.solution import load_solution
+
+    solution = load_solution(MISTAKES_MD, cnn)
+    assert not solution.errors, [str(e) for e in solution.errors]
+    result = cnn_checker.check(solution)
+    assert verdicts(result) == verdicts(mistakes[1])
+    lines = MISTAKES_MD.read_text().splitlines()
+    first = result.first_mistake
+    assert lines[first.line - 1].startswith(r"\delta_A^{(1)} &= ")
+    formula = next(j for j in result.items if j.section == "formulas" and j.name == "K")
+    assert r"\operatorname{spread}_{2}" in lines[formula.line - 1]
+
+
+def latex_judged(model, checker, latex):
+    from symback.check.latex import parse_latex_solution
+
+    solution = parse_latex_solution(f"$$ {latex} $$\n", model)
+    assert not solution.errors, [str(e) for e in solution.errors]
+    (j,) = [j for j in checker.check(solution).items if j.section == "formulas"]
+    return j
+
+
+def test_the_reports_latex_of_a_cnn_gradient_reads_back_as_correct(cnn, cnn_checker):
+    """What the derivation report prints for ∂L/∂K, ∂L/∂W and ∂L/∂b, copied into a hand solution."""
+    from symback.numeric.printing import latex, latex_names
+
+    gradients_ = cnn.derive().gradients
+    for name, written in (("K", "K"), ("W", "W"), ("b", "b")):
+        printed = latex(gradients_[name].closed, latex_names(cnn))
+        j = latex_judged(cnn, cnn_checker, rf"\frac{{\partial L}}{{\partial {written}}} = {printed}")
+        assert j.status == "correct", (printed, j.reason)
+    assert r"\star" in latex(gradients_["K"].closed, latex_names(cnn))
+
+
+def test_the_reports_latex_through_a_strided_padded_convolution_reads_back(two_convs):
+    from symback.numeric.printing import latex, latex_names
+
+    model, checker = two_convs
+    for name, written in (("K1", "K_1"), ("K2", "K_2")):
+        printed = latex(model.derive().gradients[name].closed, latex_names(model))
+        j = latex_judged(model, checker, rf"\frac{{\partial L}}{{\partial {written}}} = {printed}")
+        assert j.status == "correct", (printed, j.reason)
+
+
+@pytest.mark.parametrize(("latex", "twin"), [
+    (r"X \star \delta_Z", "correlate(X, delta_Z)"),
+    (r"X ⋆ \delta_{Z}", "correlate(X, delta_Z)"),
+    (r"\operatorname{rot180}(\operatorname{rot180}(X) \star \operatorname{rot180}(\delta_Z))",
+     "rot180(correlate(rot180(X), rot180(delta_Z)))"),
+    (r"X \star (\text{step}(Z) \odot \operatorname{route}_{\max}(\delta_P \to A))",
+     "correlate(X, step(Z) * route_max(delta_P, A, 2))"),
+    (r"X \star (\operatorname{step}(Z) \odot \operatorname{route\_max}(\delta_P, A, 2))",
+     "correlate(X, step(Z) * route_max(delta_P, A, 2))"),
+    (r"X \star \left(\operatorname{step}(Z) \odot \operatorname{spread}_{2}(\delta_P)\right)",
+     "correlate(X, step(Z) * spread_avg(delta_P, 2))"),
+    (r"\operatorname{conv2d}(\operatorname{pad}_{1}(X), \operatorname{pad}_{1}(\delta_Z))",
+     "correlate(pad(X, 1), pad(delta_Z, 1))"),
+    (r"X \star \operatorname{reshape}_{4 \times 4}(\operatorname{flatten}(\delta_Z))", "correlate(X, delta_Z)"),
+])
+def test_hand_latex_of_convolution_is_graded_as_its_yaml_twin(cnn, cnn_checker, latex, twin):
+    j = latex_judged(cnn, cnn_checker, rf"\frac{{\partial L}}{{\partial K}} = {latex}")
+    (t_,) = grade(cnn_checker, cnn, f'formulas:\n  K: "{twin}"\n').items
+    assert (j.status, (j.diagnosis or {}).get("code")) == (t_.status, (t_.diagnosis or {}).get("code"))
+
+
+def test_an_underbrace_under_a_correlation_claims_its_shape(cnn, cnn_checker):
+    from symback.check.latex import parse_latex_solution
+
+    solution = parse_latex_solution(r"$$ \frac{\partial L}{\partial K} = \underbrace{X}_{5 \times 5} \star "
+                                    r"\underbrace{\delta_Z}_{(4 \times 4)} $$" "\n"
+                                    r"$$ \frac{\partial L}{\partial W} = \underbrace{\operatorname{flatten}(P)^T}"
+                                    r"_{1 \times 4} \delta_{logits} $$" "\n", cnn)
+    assert [(c.claimed, c.actual) for c in solution.shapes] == [((5, 5), (5, 5)), ((4, 4), (4, 4)), ((1, 4), (4, 1))]
+    result = cnn_checker.check(solution)
+    wrong = [j for j in result.items if j.status != "correct"]
+    assert [(j.name, j.status, j.diagnosis["code"]) for j in wrong] == [("W", "wrong", "wrong-shape")]
+    assert "is marked 1×4, but it is 4×1" in wrong[0].reason
+    assert len(result.items) == 5  # two formulas, three shapes
