@@ -58,7 +58,7 @@ MESSAGES = {
                             "uses b ← βb + g (PyTorch's SGD with momentum)."),
     "adam-bias-correction": "Adam's bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ were left out.",
     "optimizer-left-out": "the update was plain gradient descent, p ← p − η ∂L/∂p; this exercise uses {detail}.",
-    "pool-routing": "δ went back through the pooling the wrong way: {detail}.",
+    "pool-routing": "a pooling layer's δ went back the wrong way: {detail}.",
     "kernel-rotation": "the kernel's 180° turn is missing or extra: {detail}.",
     "conv-stride": "the stride is missing from the kernel's gradient: {detail}.",
     "flatten-order": "the flattened δ was put back column by column: flatten reads a matrix row by row, so its δ "
@@ -88,7 +88,7 @@ TITLES = {
     "momentum-convention": "another momentum convention",
     "adam-bias-correction": "Adam without its bias correction",
     "optimizer-left-out": "the optimizer left out",
-    "pool-routing": "δ routed wrong through a pooling layer",
+    "pool-routing": "a pooling layer's δ routed wrong",
     "kernel-rotation": "the kernel's 180° turn missing or extra",
     "conv-stride": "the stride left out of a kernel's gradient",
     "flatten-order": "a flattened δ put back in the wrong order",
