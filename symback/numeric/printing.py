@@ -21,7 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditi
 from sympy.printing.str import StrPrinter
 
 from ..engine.expr import ALL, Grad
-from ..engine.windows import Correlate
+from ..engine.windows import Correlate, PoolRoute
 from .formatting import setting, setting_latex
 
 # ---------------------------------------------------------------------------------
@@ -497,6 +497,11 @@ def text(e) -> str:
     return TextPrinter().doprint(e)
 
 
+#: what a normalisation runs over, named as the sums of its gradient name theirs: batch norm (axis 0) over the
+#: rows of each column, as ∑_rows sums them
+_AXIS_WORDS = {0: "rows", 1: "cols"}
+
+
 class LatexPrinter(_SympyLatexPrinter):
     """LaTeX with symback's notation: δ, ⊙, ᵀ, named functions."""
 
@@ -609,10 +614,18 @@ class LatexPrinter(_SympyLatexPrinter):
         return rf"\operatorname{{log\_softmax}}\left({self._print(e.arg)}\right)"
 
     def _print_Normalize(self, e):
-        return rf"\widehat{{{self._print(e.arg)}}}"
+        # x̂ over a name or a short formula (the model states which axis); over a matrix of numbers a hat would
+        # be lost on its first entry, so the operation is named: normalize_cols(…)
+        arg = self._print(e.arg)
+        if r"\begin" in arg:
+            return rf"\operatorname{{normalize}}_{{\text{{{_AXIS_WORDS[e.axis]}}}}}\left({arg}\right)"
+        return rf"\widehat{{{arg}}}"
 
     def _print_InvStd(self, e):
-        return rf"\frac{{1}}{{\sigma_{{{self._print(e.arg)}}}}}"
+        arg = self._print(e.arg)
+        if r"\begin" in arg:  # a subscript of numbers is unreadable: 1/σ_cols(…)
+            return rf"1/\sigma_{{\text{{{_AXIS_WORDS[e.axis]}}}}}\left({arg}\right)"
+        return rf"\frac{{1}}{{\sigma_{{{arg}}}}}"
 
     def _print_Correlate(self, e):
         star = r"\star" if e.stride == (1, 1) else rf"\star_{{{_pair_text(e.stride)}}}"
@@ -684,35 +697,53 @@ def latex_shaped(e, names: dict[str, str] | None = None) -> str:
     """LaTeX of a step's right-hand side with the shape of each factor underbraced.
 
     ``x δ_u1`` becomes ``\\underbrace{x}_{2\\times 1} \\underbrace{\\delta_{u_{1}}}_{1\\times 3}``,
-    as a hand solution writes it; a product of scalars is printed as it is.
+    as a hand solution writes it; a product of scalars is printed as it is.  A sum of products is
+    shaped term by term — a shared weight's gradient, one outer product per time step:
+    ``h_0ᵀ (2×1) (δ_h1 ⊙ (1 − h1⊙h1)) (1×2) + …``; max-pool's routing shapes the δ it routes and the
+    quantity whose maxima receive it (2×2 → 4×4).
     """
     printer = LatexPrinter(names=names)
-    coeff = sp.Integer(1)
-    while isinstance(e, sp.MatMul):
-        coeff_here, matrices = e.as_coeff_matrices()
-        matrices = [m for m in matrices if not _is_unit(m)]
-        if len(matrices) != 1:
-            break
-        coeff, e = coeff * coeff_here, matrices[0]
-    if isinstance(e, sp.MatMul):
-        coeff_here, factors = e.as_coeff_matrices()
-        coeff *= coeff_here
-        factors, sep = [m for m in factors if not _is_unit(m)], r"\,"
-    elif isinstance(e, sp.HadamardProduct):
-        factors, sep = _hadamard_order(e.args), r" \odot "
-    elif isinstance(e, Correlate):  # X ⋆ δ: both operands' shapes, as the lecture shows them
-        factors = list(e.args[:2])
-        sep = r" \star " if e.stride == (1, 1) else rf" \star_{{{_pair_text(e.stride)}}} "
-    else:
-        factors, sep = [e], ""
-    if all(_is_scalar(f) for f in factors) and (len(factors) > 1 or _is_scalar(e)):
-        return printer.doprint(sp.MatMul(coeff, e) if coeff != 1 else e)  # as the numbers line: 2 (out − d₁)
-    body = sep.join(
-        rf"\underbrace{{{printer.parenthesize(f, _FACTOR)}}}_{{{int(f.shape[0])}\times {int(f.shape[1])}}}"
-        for f in factors
-    )
-    if coeff == -1:
-        return "-" + body
-    if coeff != 1:
-        return f"{printer._print(coeff)} {body}"
-    return body
+
+    def braced(f) -> str:
+        return rf"\underbrace{{{printer.parenthesize(f, _FACTOR)}}}_{{{int(f.shape[0])}\times {int(f.shape[1])}}}"
+
+    def factors_of(e):
+        """(coefficient, factors, separator) of a product; a lone factor for anything else."""
+        coeff = sp.Integer(1)
+        while isinstance(e, sp.MatMul):
+            coeff_here, matrices = e.as_coeff_matrices()
+            matrices = [m for m in matrices if not _is_unit(m)]
+            if len(matrices) != 1:
+                break
+            coeff, e = coeff * coeff_here, matrices[0]
+        if isinstance(e, sp.MatMul):
+            coeff_here, factors = e.as_coeff_matrices()
+            return coeff * coeff_here, [m for m in factors if not _is_unit(m)], r"\,", e
+        if isinstance(e, sp.HadamardProduct):
+            return coeff, _hadamard_order(e.args), r" \odot ", e
+        if isinstance(e, Correlate):  # X ⋆ δ: both operands' shapes, as the lecture shows them
+            sep = r" \star " if e.stride == (1, 1) else rf" \star_{{{_pair_text(e.stride)}}} "
+            return coeff, list(e.args[:2]), sep, e
+        return coeff, [e], "", e
+
+    def shaped(e) -> str:
+        coeff, factors, sep, e = factors_of(e)
+        if all(_is_scalar(f) for f in factors) and (len(factors) > 1 or _is_scalar(e)):
+            return printer.doprint(sp.MatMul(coeff, e) if coeff != 1 else e)  # as the numbers line: 2 (out − d₁)
+        if isinstance(e, PoolRoute):
+            body = (rf"\operatorname{{route}}_{{\max}}\left({braced(e.args[1])} \to {braced(e.args[0])}\right)")
+        else:
+            body = sep.join(braced(f) for f in factors)
+        if coeff == -1:
+            return "-" + body
+        if coeff != 1:
+            return f"{printer._print(coeff)} {body}"
+        return body
+
+    if isinstance(e, sp.MatAdd) and any(len(factors_of(t)[1]) > 1 for t in e.args):
+        out = ""
+        for k, term in enumerate(_sum_order(e.args)):
+            t = shaped(term)
+            out += (f" - {t[1:]}" if t.startswith("-") else f" + {t}") if k else t
+        return out
+    return shaped(e)

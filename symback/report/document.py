@@ -15,6 +15,7 @@ import sympy as sp
 
 from ..engine.derive import tidy
 from ..engine.explicit import entry_size, explicit
+from ..engine.expr import InvStd, Normalize
 from ..i18n import N_, _, ngettext, num
 from ..i18n import formula as rule_sentence
 from ..numeric.formatting import (
@@ -30,7 +31,7 @@ from ..numeric.formatting import (
     shape_latex,
     shape_text,
 )
-from ..numeric.printing import juxtaposed, latex, latex_shaped, text
+from ..numeric.printing import _sum_order, juxtaposed, latex, latex_shaped, text
 from ..numeric.printing import latex_names as names_of
 from .figures import epoch_means, quantity_graph, thin
 
@@ -72,6 +73,7 @@ def build(model, verification, history) -> dict:
         "epochs_count": model.epochs,
         "warnings": list(model.warnings),
         "equations": equations(model, d, names),
+        "normalisations": normalisations(model, d, names),
         "params": parameter_table(model, names, digits),
         "data": data_table(model, names, digits),
         "graph": graph(model, d, names, first, digits),
@@ -147,6 +149,30 @@ def equations(model, d, names) -> list[dict]:
                         "text": f"{node.name} = {text(definition)}",
                         "shape": shape_latex(node.shape), "shape_text": shape_text(node.shape),
                         "is_loss": node is model.loss})
+    return out
+
+
+def normalisations(model, d, names) -> list[dict]:
+    """What the model's x̂ means, once per normalisation: ``definition``, the display x̂ = (x − μ)/σ with
+    σ = √(var + ε) (the 1/σ of the three-term gradient), and for the sentence under it ``mean``, ``variance``,
+    the normalised quantity ``x``, ``n`` (the variance divides by n, as PyTorch) and ``axis`` (0: each column
+    over the batch, batch norm; 1: each row, layer norm)."""
+    out, seen = [], set()
+    for node in d.order:
+        if node not in d.forward_defs:
+            continue
+        for e in sp.preorder_traversal(d.forward_defs[node].xreplace(d.anonymous_values)):
+            if not isinstance(e, Normalize) or e in seen:
+                continue
+            seen.add(e)
+            x = latex(e.arg, names)
+            mean, sigma, variance = rf"\mu_{{{x}}}", rf"\sigma_{{{x}}}", rf"\operatorname{{var}}_{{{x}}}"
+            operand = x if isinstance(e.arg, sp.MatrixSymbol) else rf"\left({x}\right)"
+            out.append({"definition": rf"{latex(e, names)} = \frac{{{operand} - {mean}}}{{{sigma}}}, \quad "
+                                      rf"{sigma} = \sqrt{{{variance} + \varepsilon}}, \quad "
+                                      rf"\varepsilon = {setting_latex(e.eps)}",
+                        "mean": mean, "variance": variance, "x": x, "axis": e.axis,
+                        "n": int(e.arg.shape[0] if e.axis == 0 else e.arg.shape[1])})
     return out
 
 
@@ -409,8 +435,9 @@ def verification_rows(verification, names, digits) -> list[dict]:
 
 
 #: a step is shown again with epoch 1's numbers when its values have at most this many entries in all,
-#: and at most this many columns of numbers side by side (what fits across a page at the body's size)
-NUMBERED_ENTRIES = 40
+#: and at most this many columns of numbers side by side (what fits across a page at the body's size):
+#: a 5×5 image correlated with a 4×4 δ into a 2×2 kernel's gradient (45), a 4×4 relu step (48)
+NUMBERED_ENTRIES = 48
 NUMBERED_COLUMNS = 12
 
 
@@ -436,20 +463,26 @@ def _values_at(model, d, record) -> dict:
 
 
 def _numbers(formula, target, values, names, digits) -> dict:
-    """The step with epoch 1's numbers substituted (``numbers``) and its value (``result``), as LaTeX.
+    """The step with epoch 1's numbers substituted (``numbers``) and its value (``result``), as LaTeX;
+    for a sum, also its terms one by one (``terms``: the first as it is, the others with their sign) for a
+    line each when the whole is wider than the page — the contribution of each time step of a recurrent
+    net's shared weight, each on its line.
 
     Every step whose value is known has its ``result``; ``numbers`` is None when the step only renames
     (∂L/∂b2 = δ_z: the numbers would be the result itself), or when the numbers are more than fit across a
-    page at the body's size (NUMBERED_ENTRIES in all, NUMBERED_COLUMNS side by side) — then the step
-    is written with its result alone.  Both are None without values, or for a result too large to show."""
-    none = {"numbers": None, "result": None}
+    page at the body's size (NUMBERED_ENTRIES in all, NUMBERED_COLUMNS side by side, or in each term of a
+    sum) — then the step is written with its result alone.  Both are None without values, or for a result
+    too large to show.  A normalisation of known values (x̂, 1/σ) is written as its own numbers, as a
+    student computes it first — a hat over Z's numbers would read as if they were x̂'s."""
+    none = {"numbers": None, "result": None, "terms": None}
     result = values.get(target) if values is not None else None  # the δ of the step's quantity (a parameter's gradient)
     if result is None or _columns(result) > NUMBERED_COLUMNS or int(np.prod(np.shape(result))) > NUMBERED_ENTRIES:
         return none
     value = matrix_latex(result, digits)
-    alone = {"numbers": None, "result": value}
+    alone = {"numbers": None, "result": value, "terms": None}
     if isinstance(formula, sp.MatrixSymbol):  # δ_b2 = δ_z: nothing to compute
         return alone
+    formula, values = _normalisations_valued(formula, values)
     symbols = sorted((x for x in formula.free_symbols if isinstance(x, sp.MatrixSymbol)), key=lambda x: x.name)
     if any(x not in values for x in symbols):
         return none
@@ -460,14 +493,41 @@ def _numbers(formula, target, values, names, digits) -> dict:
     # terms as in the symbolic line above it (δ first in a ⊙), so the two lines read alike
     placeholders = {x: type(x)(f"#{k}", *x.shape) for k, x in enumerate(symbols)}
     substituted = formula.xreplace(placeholders)
-    # columns of numbers side by side on the line (each occurrence of a value, and the result): more than
-    # fit across a page at the body's size and the line would be shrunk unreadably
-    columns = sum(_columns(values[x]) * _occurrences(substituted, placeholders[x]) for x in symbols) + _columns(result)
-    if columns > NUMBERED_COLUMNS:
+
+    def columns(e) -> int:  # columns of numbers side by side in ``e`` (each occurrence of a value)
+        return sum(_columns(values[x]) * _occurrences(e, placeholders[x]) for x in symbols)
+
+    # more columns than fit across a page at the body's size and the line would be shrunk unreadably; a sum
+    # is set a term per line when the whole does not fit, so then each term must
+    terms = _sum_order(substituted.args) if isinstance(substituted, sp.MatAdd) else None
+    if columns(substituted) + _columns(result) > NUMBERED_COLUMNS and (
+            terms is None or max(columns(t) for t in terms) > NUMBERED_COLUMNS):
         return alone
     shown = {placeholder.name: _operand(values[x], digits) for x, placeholder in placeholders.items()}
-    numbers = latex(substituted, {**names, **shown})
-    return alone if numbers == value else {"numbers": numbers, "result": value}
+    printing = {**names, **shown}
+    numbers = latex(substituted, printing)
+    if numbers == value:
+        return alone
+    if terms is not None:
+        printed = [latex(t, printing) for t in terms]
+        terms = printed[:1] + [f"- {t[1:]}" if t.startswith("-") else f"+ {t}" for t in printed[1:]]
+    return {"numbers": numbers, "result": value, "terms": terms}
+
+
+def _normalisations_valued(formula, values) -> tuple:
+    """``formula`` with each normalisation whose operands are known (x̂ = normalize(Z), 1/σ_Z) replaced by a
+    symbol, and ``values`` with that symbol's value: the normalisation computed from the operands' values."""
+    known = {}
+    for e in sp.preorder_traversal(formula):
+        if isinstance(e, (Normalize, InvStd)) and e not in known:
+            operands = [x for x in e.free_symbols if isinstance(x, sp.MatrixSymbol)]
+            if operands and all(x in values for x in operands):
+                known[e] = explicit(e, {x: sp.ImmutableMatrix(values[x]) for x in operands})
+    if not known:
+        return formula, values
+    # named after the operand, so that the symbols' order (and SymPy's of the terms) stays that of the line above
+    symbols = {e: sp.MatrixSymbol(f"{min(x.name for x in e.free_symbols)}~{k}", *e.shape) for k, e in enumerate(known)}
+    return formula.xreplace(symbols), {**values, **{symbols[e]: v for e, v in known.items()}}
 
 
 def _columns(value) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,20 @@ def _boxes(shape, box: str, gap: str = "") -> str:
     return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
 
 
+#: lines of text a sub-part's heading and sentence take, and a row of answer boxes (a 0.72 cm box, 2pt clear
+#: above and below: 1.8 lines of 11pt type)
+HEADING_LINES, BOX_ROW_LINES = 4, 1.8
+
+
+def _lines_before(section_values: dict, nodes, section: str) -> int:
+    """The lines a sub-part needs at the foot of a page to start there: its heading (and the backward pass's
+    sentence) and its first quantity's rows of boxes — a heading whose first 3×4 boxes went to the next
+    page was left alone at the foot of this one."""
+    first = next(iter(section_values), None)
+    rows = int(nodes[first].shape[0]) if first is not None else 1
+    return HEADING_LINES + (section == "deltas") + math.ceil(rows * BOX_ROW_LINES)
+
+
 def _wide(shape) -> bool:
     return int(shape[1]) > WIDE_COLUMNS
 
@@ -263,7 +278,8 @@ def _epoch_part(model, r, number: int, names, nodes, digits, rubric) -> dict:
                          "wide": _wide(shape),
                          "answer": matrix_latex(value, digits), "points": _points(points)})
         subparts.append({"number": f"{number}.{len(subparts) + 1}", "section": section, "title": _(title),
-                         "rows": rows, "points": _points(total), "worth": _worth(total)})
+                         "rows": rows, "points": _points(total), "worth": _worth(total),
+                         "need": _lines_before(values[section], nodes, section)})
     total = sum(float(s["points"]) for s in subparts)
     return {"number": str(number), "title": document.step_label(r),
             "epoch": r.epoch, "sample": r.sample, "subparts": subparts, "points": _points(total), "worth": _worth(total),
@@ -305,6 +321,7 @@ def build(model, history, variant: Variant | None = None, seed: int | None = Non
         "optimizer": document.optimizer_sentence(model),
         "epochs_count": model.epochs,
         "equations": document.equations(model, d, names),
+        "normalisations": document.normalisations(model, d, names),
         "params": document.parameter_table(model, names, digits),
         "data": document.data_table(model, names, digits),
         "derivations": derivations,
