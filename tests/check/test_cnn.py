@@ -720,3 +720,66 @@ def test_an_underbrace_under_a_correlation_claims_its_shape(cnn, cnn_checker):
     assert [(j.name, j.status, j.diagnosis["code"]) for j in wrong] == [("W", "wrong", "wrong-shape")]
     assert "is marked 1×4, but it is 4×1" in wrong[0].reason
     assert len(result.items) == 5  # two formulas, three shapes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every new operation's worksheet formulas, read back and judged equal to the derivation
+# ---------------------------------------------------------------------------------------------------------
+
+#: channels (conv2d with a list of kernels, flatten of a list: concat and columns), overlapping max-pool windows
+CHANNELS = """\
+from symback import Model, conv2d, cross_entropy, data, flatten, max_pool2d, param, relu
+X = data([[0.1, 0.5, -0.2, 0.3, 0.0], [0.4, -0.1, 0.2, 0.6, -0.3], [0.0, 0.3, 0.5, -0.4, 0.2],
+          [-0.2, 0.1, 0.4, 0.2, 0.1], [0.3, -0.3, 0.0, 0.1, 0.5]])
+Y = data([[0, 1]])
+K = [param([[0.2, -0.1], [0.3, 0.4]]), param([[-0.1, 0.2], [0.1, 0.3]])]
+Z = conv2d(X, [[K[0]], [K[1]]])
+A = [relu(z) for z in Z]
+P = max_pool2d(A, 2, stride=1)
+W = param([[0.1, -0.2]] * 9 + [[0.2, 0.1]] * 9)
+logits = flatten(P) @ W
+loss = cross_entropy(logits, Y)
+model = Model(loss, lr=0.5, epochs=1)
+"""
+#: a strided convolution whose windows leave a row and a column out (the kernel's gradient crops the input), an
+#: average pool of a 1×2 window
+LEFTOVER = """\
+from symback import Model, avg_pool2d, conv2d, data, flatten, mse, param, relu
+X = data([[0.1, 0.5, -0.2, 0.3, 0.0, 0.2], [0.4, -0.1, 0.2, 0.6, -0.3, 0.1], [0.0, 0.3, 0.5, -0.4, 0.2, -0.2],
+          [-0.2, 0.1, 0.4, 0.2, 0.1, 0.3], [0.3, -0.3, 0.0, 0.1, 0.5, 0.4], [0.2, 0.1, -0.1, 0.3, 0.2, -0.5]])
+K1 = param([[0.2, -0.1, 0.1], [0.3, 0.4, -0.2], [0.1, 0.0, 0.3]])
+K3 = param([[0.5, -0.3, 0.1], [0.2, 0.1, 0.0], [0.1, 0.2, -0.2]])
+T = data([[0.1, 0.2]])
+A1 = relu(conv2d(X, K1, padding=1))
+Z2 = conv2d(A1, K3, stride=2)
+out = flatten(avg_pool2d(Z2, (1, 2)))
+loss = mse(out, T)
+model = Model(loss, lr=0.1, epochs=1)
+"""
+#: layer norm, and the losses whose derivatives are sign (mae), clip (huber) and a step (hinge)
+NORMS = """\
+from symback import Model, data, param, layer_norm, huber, mae, hinge
+X = data([[0.5, -1.0, 0.3], [1.5, 0.5, -0.2]])
+W = param([[0.2, -0.3, 0.4], [0.1, 0.5, -0.2], [0.3, 0.1, 0.1]])
+g = param([[1.0, 0.9, 1.1]])
+b = param([[0.0, 0.1, 0.0]])
+T = data([[0.2, 0.1, 1.5], [0.0, -0.4, 0.3]])
+S = data([[1, -1, 1], [-1, 1, 1]])
+H = layer_norm(X @ W, g, b)
+loss = huber(H, T, delta=0.5) + mae(H, T) + hinge(H, S)
+model = Model(loss, lr=0.1, epochs=1)
+"""
+MODELS = {"channels": CHANNELS, "leftover": LEFTOVER, "norms": NORMS, "two_convs": TWO_CONVS}
+
+
+@pytest.mark.parametrize("name", [*MODELS, "batchnorm_mlp"])
+def test_every_worksheet_formula_of_the_new_operations_is_read_and_proven_equal(tmp_path_factory, name):
+    model = symback.load(EXAMPLES / f"{name}.py") if name not in MODELS else load_source(tmp_path_factory, name,
+                                                                                          MODELS[name])
+    answers = ws.solution_yaml(model, model.train(), True, f"{name}.py")
+    formulas = "formulas:\n" + answers.split("\nformulas:\n")[1]  # the formulas alone: what this test is about
+    result = Checker(model).check(parse_solution(formulas, model))
+    judged = [j for j in result.items if j.section == "formulas"]
+    assert len(judged) == len(model.trainable)
+    assert all(j.status == "correct" and j.reason == "equal exactly (SymPy)" for j in judged), \
+        [(j.name, j.written, j.reason) for j in judged]
