@@ -446,7 +446,7 @@ def test_right_cnn_formulas_in_other_words_are_correct(cnn, cnn_checker, name, f
     assert item.status == "correct", item.reason
 
 
-@pytest.mark.parametrize(("name", "formula", "code", "says"), [
+@pytest.mark.parametrize(("name", "formula", "named", "says"), [
     # X ⋆ δ with the operands swapped: δ is the smaller, so it cannot slide over X
     ("K", "correlate(delta_Z, X)", None, "a 5×5 kernel over a 4×4 matrix"),
     ("K", "rot180(correlate(X, delta_Z))", "kernel-rotation", "differs from ∂L/∂K"),
@@ -457,10 +457,10 @@ def test_right_cnn_formulas_in_other_words_are_correct(cnn, cnn_checker, name, f
     # relu′ left out after the pool: the same at the exercise's values (no maximum is negative), not at others
     ("c", "sum(delta_A)", "derivative-left-out", "at a random point"),
 ])
-def test_wrong_cnn_formulas_are_wrong_with_the_mistake_named(cnn, cnn_checker, name, formula, code, says):
+def test_wrong_cnn_formulas_are_wrong_with_the_mistake_named(cnn, cnn_checker, name, formula, named, says):
     (item,) = grade(cnn_checker, cnn, f'formulas:\n  {name}: "{formula}"\n').items
     assert item.status == "wrong" and says in str(item.reason), item.reason
-    assert (item.diagnosis or {}).get("code") == code
+    assert (item.diagnosis or {}).get("code") == named
 
 
 #: two convolutions, the second strided: the input's gradient δ ⋆ rot180(K) is asked of the first
@@ -485,7 +485,7 @@ def two_convs(tmp_path_factory):
     return model, Checker(model)
 
 
-@pytest.mark.parametrize(("name", "formula", "code"), [
+@pytest.mark.parametrize(("name", "formula", "named"), [
     ("K1", "conv2d(X, step(Z1) * conv2d(dilate(delta_Z2, 2), rot180(K2), padding=1), padding=1)", None),
     ("K1", "correlate(pad(X, 1), step(Z1) * correlate(pad(dilate(T, 2), 1), rot180(K2)))", None),
     ("K2", "correlate(A1, dilate(delta_Z2, 2))", None),
@@ -493,11 +493,11 @@ def two_convs(tmp_path_factory):
     ("K2", "rot180(correlate(A1, dilate(T, 2)))", "kernel-rotation"),
     ("K2", "correlate(pad(A1, bottom=-2, right=-2), delta_Z2)", "conv-stride"),  # X[i + a, j + b]: no stride
 ])
-def test_formulas_through_a_strided_convolution(two_convs, name, formula, code):
+def test_formulas_through_a_strided_convolution(two_convs, name, formula, named):
     model, checker = two_convs
     (item,) = grade(checker, model, f'formulas:\n  {name}: "{formula}"\n').items
-    assert item.status == ("correct" if code is None else "wrong"), item.reason
-    assert (item.diagnosis or {}).get("code") == code
+    assert item.status == ("correct" if named is None else "wrong"), item.reason
+    assert (item.diagnosis or {}).get("code") == named
 
 
 # ---------------------------------------------------------------------------------------------------------
