@@ -20,7 +20,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditional
 from sympy.printing.str import StrPrinter
 
-from ..engine.expr import ALL, Grad
+from ..engine.expr import ALL, Broadcast, Grad, Reduce
 from ..engine.windows import Correlate, PoolRoute
 from .formatting import setting, setting_latex
 
@@ -209,6 +209,10 @@ def juxtaposed(factors: list[str]) -> str:
         else:
             out += " " + right
     return out
+
+
+def _is_sum(e) -> bool:
+    return isinstance(e.arg if isinstance(e, Broadcast) else e, Reduce)
 
 
 def _decimal(e) -> bool:
@@ -515,6 +519,9 @@ class LatexPrinter(_SympyLatexPrinter):
     def parenthesize(self, item, level, is_neg=False, strict=False):
         value = _matmul_precedence(item)
         value = precedence_traditional(item) if value is None else value
+        if _is_sum(item):
+            # ∑ binds as a product does: beside ⊙ or under ᵀ it needs its parentheses, (∑ A) ⊙ B, not ∑ A ⊙ B
+            value = PRECEDENCE["Mul"]
         if (is_neg and strict) or value < level or (not strict and value <= level):
             return self._add_parens(self._print(item))
         return self._print(item)
@@ -566,7 +573,9 @@ class LatexPrinter(_SympyLatexPrinter):
         matrices = [m for m in matrices if not _is_unit(m)]
         if not matrices:
             return self._print(coeff)
-        body = juxtaposed([self.parenthesize(m, _FACTOR) for m in matrices])
+        # a sum as the last factor runs to the end as it is: ½ ∑ (out − y)², not ½ (∑ (out − y)²)
+        body = juxtaposed([self._print(m) if k == len(matrices) - 1 and _is_sum(m) else self.parenthesize(m, _FACTOR)
+                           for k, m in enumerate(matrices)])
         if coeff == -1:
             return "-" + body
         if _over(coeff, matrices):
@@ -704,8 +713,10 @@ def latex_shaped(e, names: dict[str, str] | None = None) -> str:
     """
     printer = LatexPrinter(names=names)
 
-    def braced(f) -> str:
-        return rf"\underbrace{{{printer.parenthesize(f, _FACTOR)}}}_{{{int(f.shape[0])}\times {int(f.shape[1])}}}"
+    def braced(f, last: bool = False) -> str:
+        # a sum as the last factor runs to the end as it is (as in _print_MatMul)
+        inner = printer._print(f) if last and _is_sum(f) else printer.parenthesize(f, _FACTOR)
+        return rf"\underbrace{{{inner}}}_{{{int(f.shape[0])}\times {int(f.shape[1])}}}"
 
     def factors_of(e):
         """(coefficient, factors, separator) of a product; a lone factor for anything else."""
@@ -733,7 +744,7 @@ def latex_shaped(e, names: dict[str, str] | None = None) -> str:
         if isinstance(e, PoolRoute):
             body = (rf"\operatorname{{route}}_{{\max}}\left({braced(e.args[1])} \to {braced(e.args[0])}\right)")
         else:
-            body = sep.join(braced(f) for f in factors)
+            body = sep.join(braced(f, k == len(factors) - 1) for k, f in enumerate(factors))
         if coeff == -1:
             return "-" + body
         if coeff != 1:

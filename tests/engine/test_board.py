@@ -91,3 +91,20 @@ def test_numbers_from_decimal_literals_are_written_as_decimals_in_formulas():
     assert latex(sp.Rational(25, 10**9)) == r"2.5 \times 10^{-8}"
     assert (text(sp.Rational(2, 3)), latex(sp.Rational(1, 4))) == ("2/3", r"\frac{1}{4}")  # fractions stay
     assert code(eps) == "1/100000000"  # a solution file's formula reads it back
+
+
+def test_a_sum_beside_another_factor_is_parenthesised():
+    """∑ runs to the end of what follows it: as a factor of ⊙ or under ᵀ it takes parentheses, (∑ A) ⊙ B —
+    attention's ∂L/∂Wk read (∑ …) ⊙ Aᵀ as ∑ (… ⊙ Aᵀ); last in a product it stands as it is, ½ ∑ A."""
+    import sympy as sp
+
+    from symback.engine.expr import Broadcast, Reduce
+
+    A, B = sp.MatrixSymbol("A", 3, 2), sp.MatrixSymbol("B", 3, 2)
+    column = Broadcast(Reduce(A, 1), 3, 2)
+    assert latex(sp.HadamardProduct(column, B)) == r"\left(\sum_{\text{cols}} A\right) \odot B"
+    assert latex(sp.Transpose(Reduce(A, 1))) == r"\left(\sum_{\text{cols}} A\right)^{\top}"
+    assert latex(sp.MatMul(sp.Rational(1, 2), Reduce(A, -1))) == r"\frac{1}{2} \sum_{} A"
+    model = symback.load(ROOT / "examples" / "batchnorm_mlp.py")
+    step = latex(model._derivation.steps[model.tensor("Z")].formula)
+    assert r"\left(\left(\sum_{\text{rows}} \delta_{N} \odot \gamma \odot \widehat{Z}\right) \odot \widehat{Z}\right)" in step
