@@ -294,9 +294,12 @@ def mermaid(value) -> str:
 
 
 def sentence(value) -> str:
-    """The first letter upper-case, the rest as it is (Jinja's ``capitalize`` lowers the rest)."""
+    """The first letter upper-case, the rest as it is (Jinja's ``capitalize`` lowers the rest); a sentence
+    that opens with a symbol — δ, σ′, relu′ — keeps it as written (δ is not Δ)."""
     value = str(value)
-    return value[:1].upper() + value[1:]
+    if value[:1].isascii():
+        return value[:1].upper() + value[1:]
+    return value
 
 
 def parts(items, size: int) -> list[list]:

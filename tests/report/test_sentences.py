@@ -21,3 +21,10 @@ def test_a_rules_sentence_is_typeset_without_code_points(rule, sentence):
 def test_the_new_symbols_are_math():
     assert tex("X ⋆ δ") == r"X $\star$ $\delta$"
     assert tex("x̂ ⊙ mean(δ ⊙ x̂)") == r"$\hat{x}$ $\odot$ mean($\delta$ $\odot$ $\hat{x}$)"
+
+
+def test_a_sentence_opening_with_a_symbol_keeps_it():
+    from symback.report.render import sentence
+
+    assert sentence("δ went to the whole window") == "δ went to the whole window"
+    assert sentence("the update went uphill") == "The update went uphill"
