@@ -208,6 +208,12 @@ class LogSoftmax(_Normalise):
         return self.arg._entry(i, j, **kwargs) - log(sp.Add(*[exp(v) for v in lane]))
 
 
+def _moments(lane: list) -> tuple:
+    """The mean and the biased variance (divided by n, as PyTorch normalises) of a lane's entries."""
+    mean = sp.Add(*lane) / len(lane)
+    return mean, sp.Add(*[(v - mean) ** 2 for v in lane]) / len(lane)
+
+
 class Normalize(_Normalise):
     """x̂: each column (axis 0, batch normalisation) or row (axis 1, layer normalisation) less its mean,
     over √(variance + ε); the variance is the biased one (divided by n), as PyTorch normalises."""
@@ -224,9 +230,7 @@ class Normalize(_Normalise):
         return 2 * (r if self.axis == 0 else c)
 
     def _entry(self, i, j, **kwargs):
-        lane = self._lane(i, j, **kwargs)
-        mean = sp.Add(*lane) / len(lane)
-        variance = sp.Add(*[(v - mean) ** 2 for v in lane]) / len(lane)
+        mean, variance = _moments(self._lane(i, j, **kwargs))
         return (self.arg._entry(i, j, **kwargs) - mean) / sp.sqrt(variance + self.eps)
 
 
@@ -261,8 +265,7 @@ class InvStd(MatrixExpr):
         r, c = (int(n) for n in self.arg.shape)
         lane = ([self.arg._entry(k, j, **kwargs) for k in range(r)] if self.axis == 0
                 else [self.arg._entry(i, k, **kwargs) for k in range(c)])
-        mean = sp.Add(*lane) / len(lane)
-        return 1 / sp.sqrt(sp.Add(*[(v - mean) ** 2 for v in lane]) / len(lane) + self.eps)
+        return 1 / sp.sqrt(_moments(lane)[1] + self.eps)
 
 
 class Grad(MatrixSymbol):

@@ -140,11 +140,10 @@ class Rot180(MatrixExpr):
         return self.arg._entry(r - 1 - int(i), c - 1 - int(j), **kwargs)
 
 
-class _Pool(MatrixExpr):
-    """Windows of (kr, kc) entries, stride (sr, sc), over the matrix ``arg`` (floor rule)."""
+class _Windows(MatrixExpr):
+    """Settings of windows of (kr, kc) entries moved by (sr, sc), held in ``args[_at:_at + 4]``."""
 
-    def __new__(cls, a, kr, kc, sr, sc):
-        return MatrixExpr.__new__(cls, a, *_ints(kr, kc, sr, sc))
+    _at = 1
 
     @property
     def arg(self):
@@ -152,20 +151,28 @@ class _Pool(MatrixExpr):
 
     @property
     def window(self) -> tuple[int, int]:
-        return int(self.args[1]), int(self.args[2])
+        return int(self.args[self._at]), int(self.args[self._at + 1])
 
     @property
     def stride(self) -> tuple[int, int]:
-        return int(self.args[3]), int(self.args[4])
+        return int(self.args[self._at + 2]), int(self.args[self._at + 3])
+
+    def entry_terms(self) -> int:
+        """Operand entries read per entry (``explicit.entry_size``)."""
+        kr, kc = self.window
+        return kr * kc
+
+
+class _Pool(_Windows):
+    """Windows over the matrix ``arg`` (floor rule: rows or columns past the last whole window are unused)."""
+
+    def __new__(cls, a, kr, kc, sr, sc):
+        return MatrixExpr.__new__(cls, a, *_ints(kr, kc, sr, sc))
 
     @cached_property
     def shape(self):
         (r, c), (kr, kc), (sr, sc) = _size(self.arg), self.window, self.stride
         return Integer((r - kr) // sr + 1), Integer((c - kc) // sc + 1)
-
-    def entry_terms(self) -> int:
-        kr, kc = self.window
-        return kr * kc
 
     def cells(self, i, j) -> list[tuple[int, int]]:
         """The window of output entry (i, j), row by row."""
@@ -196,29 +203,22 @@ def _windows_holding(u: int, v: int, shape, window, stride):
             yield i, j
 
 
-class PoolRoute(MatrixExpr):
+class PoolRoute(_Windows):
     """δ of a max-pool's input: each window's δ goes to the entry that was the window's maximum;
     of tied maxima, to the first reading the window row by row (PyTorch's choice).  ``x`` is the
     pooled input, ``g`` the δ of the pooled output; the shape is ``x``'s."""
 
+    _at = 2
+
     def __new__(cls, x, g, kr, kc, sr, sc):
         return MatrixExpr.__new__(cls, x, g, *_ints(kr, kc, sr, sc))
-
-    @property
-    def window(self) -> tuple[int, int]:
-        return int(self.args[2]), int(self.args[3])
-
-    @property
-    def stride(self) -> tuple[int, int]:
-        return int(self.args[4]), int(self.args[5])
 
     @property
     def shape(self):
         return self.args[0].shape
 
     def entry_terms(self) -> int:
-        kr, kc = self.window
-        return 2 * kr * kc
+        return 2 * super().entry_terms()
 
     def _entry(self, u, v, **kwargs):
         x, g = self.args[0], self.args[1]
@@ -232,7 +232,7 @@ class PoolRoute(MatrixExpr):
         return sp.Add(*terms)
 
 
-class PoolSpread(MatrixExpr):
+class PoolSpread(_Windows):
     """δ of an average-pool's input: each window's δ shared equally among its (kr·kc) entries.
     ``g`` is the δ of the pooled output; (rows, cols) the input's shape."""
 
@@ -240,24 +240,8 @@ class PoolSpread(MatrixExpr):
         return MatrixExpr.__new__(cls, g, *_ints(kr, kc, sr, sc, rows, cols))
 
     @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def window(self) -> tuple[int, int]:
-        return int(self.args[1]), int(self.args[2])
-
-    @property
-    def stride(self) -> tuple[int, int]:
-        return int(self.args[3]), int(self.args[4])
-
-    @property
     def shape(self):
         return self.args[5], self.args[6]
-
-    def entry_terms(self) -> int:
-        kr, kc = self.window
-        return kr * kc
 
     def _entry(self, u, v, **kwargs):
         kr, kc = self.window
