@@ -47,8 +47,9 @@ def _correlate(a, b, sr, sc):
     """(a ⋆ b)[i, j] = Σ a[i·sr + u, j·sc + v] b[u, v]: a loop over the kernel's entries, or over the
     output's when the kernel is the larger (∂L/∂K = X ⋆ δ has a δ-sized kernel)."""
     (kr, kc), (rows, cols) = b.shape, a.shape
-    oh, ow, offsets = _windows(kr, kc, sr, sc, rows, cols)
+    oh, ow = (rows - kr) // sr + 1, (cols - kc) // sc + 1
     if kr * kc <= oh * ow:
+        _, _, offsets = _windows(kr, kc, sr, sc, rows, cols)
         out = None
         for (u, v), cells in offsets:
             term = b[u, v] * a[cells]
@@ -89,14 +90,14 @@ def _avg_pool(x, kr, kc, sr, sc):
 
 def _pool_route(x, g, kr, kc, sr, sc, zero, tie):
     """Each window's δ added at its first maximum (row by row); values within ``tie`` of the maximum tie."""
-    oh, ow, offsets = _windows(kr, kc, sr, sc, *x.shape)
+    oh, ow = g.shape
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kr, kc))[::sr, ::sc][:oh, :ow].reshape(oh, ow, kr * kc)
+    top = np.max(windows, axis=-1, keepdims=True)
+    first = np.argmax(windows >= top - tie, axis=-1)  # the first True: the first maximum, reading row by row
+    rows = np.arange(oh)[:, None] * sr + first // kc
+    cols = np.arange(ow)[None, :] * sc + first % kc
     out = np.full(x.shape, zero, dtype=g.dtype if g.dtype == object else np.float64)
-    for i in range(oh):
-        for j in range(ow):
-            window = x[i * sr:i * sr + kr, j * sc:j * sc + kc]
-            top = np.max(window)
-            k = next(k for k, value in enumerate(window.flat) if value >= top - tie)
-            out[i * sr + k // kc, j * sc + k % kc] += g[i, j]
+    np.add.at(out, (rows, cols), g)  # overlapping windows may route to one entry
     return out
 
 
