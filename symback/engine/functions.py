@@ -384,8 +384,9 @@ def l2_penalty(*tensors, weight_decay=None) -> Tensor:
     if weight_decay is None:
         raise _located(ModelError, "l2_penalty needs weight_decay=λ, e.g. l2_penalty(W1, W2, weight_decay=0.01)")
     lam = _setting(weight_decay, "l2_penalty's weight_decay")
+    tensors = [t for item in tensors for t in (item if isinstance(item, (list, tuple)) else [item])]  # W or [W1, W2]
     if lam < 0 or not tensors:
-        raise _located(ModelError, "l2_penalty needs one or more tensors and weight_decay ≥ 0")
+        raise _located(ModelError, f"l2_penalty needs one or more tensors and weight_decay ≥ 0, not {lam}")
     total = None
     for t in tensors:
         term = sum(as_tensor(t) ** 2)

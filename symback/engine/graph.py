@@ -154,8 +154,8 @@ def describe_op(t: Tensor) -> str:
         if t.shape == (1, 1):
             return str(t.value[0, 0])
         return f"a {fmt_shape(t.shape)} constant"
-    if t.kind != "op":
-        return f"a {t.kind}"
+    if t.kind != "op":  # an unnamed leaf, as the error names it: the 2×1 data tensor
+        return f"the {fmt_shape(t.shape)} {'parameter' if t.kind == 'param' else 'data tensor'}"
     a = [arg.describe() for arg in t.args]
     if t.op == "transpose":
         return f"{a[0]}.T"

@@ -24,8 +24,8 @@ _CORNER = 5  # rows/columns kept before the dots (and MAX_SHOWN - _CORNER - 1 af
 def _mpf(v):
     if isinstance(v, sp.Rational):
         return mpmath.mpf(v.p) / v.q
-    if isinstance(v, sp.Basic):
-        return mpmath.mpf(sp.Float(v, 30))
+    if isinstance(v, sp.Basic):  # an exact number such as −25√60765/36459 (batch norm of data)
+        return mpmath.mpf(sp.N(v, 50))
     return mpmath.mpf(v)
 
 

@@ -626,13 +626,13 @@ class LatexPrinter(_SympyLatexPrinter):
         # x̂ over a name or a short formula (the model states which axis); over a matrix of numbers a hat would
         # be lost on its first entry, so the operation is named: normalize_cols(…)
         arg = self._print(e.arg)
-        if r"\begin" in arg:
+        if r"\begin" in arg or not isinstance(e.arg, sp.MatrixSymbol):  # a hat over X W₁ + b₁ covers "W₁ +"
             return rf"\operatorname{{normalize}}_{{\text{{{_AXIS_WORDS[e.axis]}}}}}\left({arg}\right)"
         return rf"\widehat{{{arg}}}"
 
     def _print_InvStd(self, e):
         arg = self._print(e.arg)
-        if r"\begin" in arg:  # a subscript of numbers is unreadable: 1/σ_cols(…)
+        if r"\begin" in arg or not isinstance(e.arg, sp.MatrixSymbol):  # numbers or a formula: 1/σ_cols(…)
             return rf"1/\sigma_{{\text{{{_AXIS_WORDS[e.axis]}}}}}\left({arg}\right)"
         return rf"\frac{{1}}{{\sigma_{{{arg}}}}}"
 
@@ -676,7 +676,7 @@ class LatexPrinter(_SympyLatexPrinter):
     def _print_ImmutableDenseMatrix(self, e):
         if e.shape == (1, 1):
             return self._print(e[0, 0])
-        return super()._print_ImmutableDenseMatrix(e)
+        return super()._print_MatrixBase(e)  # SymPy's LaTeX printer has no _print_ImmutableDenseMatrix
 
 
 _WORD = re.compile(r"^(?P<word>[A-Za-z]{2,})(?P<rest>(_\{.*\})?)$")
