@@ -137,6 +137,15 @@ class Bindings(dict):
         bound = self.bound.setdefault(key, [])
         if any(t is value for t in bound) or id(value) in self.ours:
             return
+        # a list's parameter taken as a start value (Z = bs[o]; Z = Z + conv2d(…)) is named by its list, bs1 —
+        # not Z0, the start of the variable's numbering, as a recurrent network's given h0 is
+        if value.kind == "param" and self._in_a_list(value) and any(not t.is_leaf for t in bound):
+            return
+        if not value.is_leaf and bound and all(t.kind == "param" and self._in_a_list(t) for t in bound):
+            for start in bound:
+                start.name = None
+                self.ours.discard(id(start))
+            bound.clear()
         bound.append(value)
         self.ours.add(id(value))
         if len(bound) == 1:
@@ -148,6 +157,12 @@ class Bindings(dict):
             self.first[key] = 0 if bound[0].is_leaf and not value.is_leaf else 1
             self._number(bound[0], key, self.first[key])
         self._number(value, key, self.first[key] + len(bound) - 1)
+
+    def _in_a_list(self, tensor: Tensor) -> bool:
+        def holds(items) -> bool:
+            return any(t is tensor or (isinstance(t, (list, tuple)) and holds(t)) for t in items)
+
+        return any(isinstance(v, (list, tuple)) and holds(v) for v in self.values())
 
     def _number(self, tensor: Tensor, key: str, k: int) -> None:
         tensor.name = self._numbered(key, k)

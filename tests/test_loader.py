@@ -84,3 +84,30 @@ def test_a_list_past_nine_items_separates_its_indices(tmp_path):
                     "w = [param(float(k)) for k in range(11)]\n"
                     "loss = sum(w[0] * w[10])\nmodel = Model(loss)\n")
     assert [p.name for p in symback.load(path).params] == ["w_1", "w_11"]
+
+
+def test_a_lists_bias_taken_as_a_loops_start_value_keeps_the_lists_name(tmp_path):
+    """``Z = bs[o]`` then ``Z = Z + conv2d(…)`` per channel: the biases are bs1, bs2 (they were Z0 and Z3),
+    the partial sums Z1…Z4; a loop over a list of parameters still numbers them by the loop (W1, W2)."""
+    path = tmp_path / "channels.py"
+    path.write_text(
+        "from symback import Model, conv2d, data, flatten, param, relu, sum, tanh\n"
+        "X = [data([[0.1, 0.5, -0.2], [0.4, -0.1, 0.2], [0.0, 0.3, 0.5]]),\n"
+        "     data([[0.2, 0.0, 0.1], [0.1, 0.2, -0.1], [0.3, -0.2, 0.0]])]\n"
+        "Ks = [[param([[0.2, -0.1], [0.3, 0.4]]), param([[0.1, 0.2], [-0.2, 0.1]])],\n"
+        "      [param([[-0.1, 0.3], [0.2, 0.1]]), param([[0.3, -0.2], [0.1, 0.2]])]]\n"
+        "bs = [param(0.1), param(-0.1)]\n"
+        "outs = []\n"
+        "for o in range(2):\n"
+        "    Z = bs[o]\n"
+        "    for i in range(2):\n"
+        "        Z = Z + conv2d(X[i], Ks[o][i])\n"
+        "    outs.append(relu(Z))\n"
+        "h = flatten(outs).T\n"
+        "for W in [param([[0.1] * 8] * 8), param([[0.2] * 8] * 8)]:\n"
+        "    h = tanh(W @ h)\n"
+        "loss = sum(h)\n"
+        "model = Model(loss)\n")
+    model = symback.load(path)
+    assert [p.name for p in model.params] == ["Ks11", "Ks12", "Ks21", "Ks22", "bs1", "bs2", "W1", "W2"]
+    assert {"Z1", "Z2", "Z3", "Z4"} <= {n.name for n in model.nodes} and "Z0" not in {n.name for n in model.nodes}
