@@ -1,6 +1,7 @@
 """Model files the benchmarks run: tanh chains of 3×3 layers, one-hidden-layer MLPs of any width,
-and the 784-128-10 MLP with softmax cross-entropy.  Written as ordinary model files (what a
-user writes), with fixed pseudo-random values so every run measures the same model."""
+the 784-128-10 MLP with softmax cross-entropy, and a 3×3 convolution over one image.  Written as
+ordinary model files (what a user writes), with fixed pseudo-random values so every run measures
+the same model."""
 
 from __future__ import annotations
 
@@ -133,6 +134,60 @@ def mnist_source(batch: int = 64) -> str:
         "model = Model(loss, lr=0.1, epochs=1)",
         "",
     ])
+
+
+#: the convolution benchmark's two models: a 3×3 kernel over a size×size image, then …
+CONV_KINDS = {"tanh": "conv → tanh → mse", "net": "conv (+ bias) → relu → 2×2 max-pool → flatten → dense → cross-entropy"}
+
+
+def conv_values(kind: str, size: int = 28) -> dict:
+    """The arrays of `conv_source` (the same generator, the same order of draws): image X, kernel K,
+    and for ``tanh`` the target map Y; for ``net`` the kernel's bias c, the dense layer W, b and the
+    one-hot target Y (class 3 of 10)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = size - 2  # the 3×3 kernel's output
+    values = {"X": rng.uniform(0, 1, (size, size)), "K": rng.normal(0, 0.3, (3, 3))}
+    if kind == "tanh":
+        values["Y"] = rng.uniform(-1, 1, (n, n))
+    else:
+        values.update(c=np.array([[0.1]]), W=rng.normal(0, 0.1, ((n // 2) ** 2, 10)), b=np.zeros((1, 10)),
+                      Y=np.eye(10)[[3]])
+    return values
+
+
+def conv_source(kind: str, size: int = 28) -> str:
+    """A 3×3 kernel over one size×size single-channel image: ``tanh`` is conv → tanh → mean squared
+    error against a (size−2)² target map; ``net`` (size even) the MNIST-like conv (+ bias) → relu →
+    2×2 max-pool → flatten → dense (((size−2)/2)² × 10, + bias) → softmax cross-entropy."""
+    n = size - 2
+    head = ["import numpy as np"]
+    if kind == "tanh":
+        return "\n".join([*head, "from symback import Model, conv2d, data, mse, param, tanh", "",
+                          "rng = np.random.default_rng(0)",
+                          f"X = data(rng.uniform(0, 1, ({size}, {size})))  # one single-channel image",
+                          "K = param(rng.normal(0, 0.3, (3, 3)))  # 3×3 kernel",
+                          f"Y = data(rng.uniform(-1, 1, ({n}, {n})))",
+                          f"Z = conv2d(X, K)  # {n}×{n} feature map", "A = tanh(Z)", "loss = mse(A, Y)", "",
+                          f'model = Model(loss, lr=0.1, epochs=1, title="conv {size}×{size} ⋆ 3×3 → tanh → mse")',
+                          ""])
+    if n % 2:
+        raise ValueError(f"the conv net's 2×2 pool needs an even feature map: size {size} gives {n}×{n}")
+    p = n // 2
+    return "\n".join([*head, "from symback import Model, conv2d, cross_entropy, data, flatten, max_pool2d, param, relu",
+                      "", "rng = np.random.default_rng(0)",
+                      f"X = data(rng.uniform(0, 1, ({size}, {size})))  # one single-channel image",
+                      "K = param(rng.normal(0, 0.3, (3, 3)))  # 3×3 kernel",
+                      "c = param(0.1)  # the kernel's bias",
+                      f"W = param(rng.normal(0, 0.1, ({p * p}, 10)))",
+                      "b = param(np.zeros((1, 10)))",
+                      "Y = data(np.eye(10)[[3]])  # one-hot: class 3 of 10",
+                      f"Z = conv2d(X, K) + c  # {n}×{n} feature map", "A = relu(Z)",
+                      f"P = max_pool2d(A, 2)  # {p}×{p}", f"logits = flatten(P) @ W + b  # P read row by row: 1×{p * p}",
+                      "loss = cross_entropy(logits, Y)", "",
+                      f'model = Model(loss, lr=0.1, epochs=1, title="conv {size}×{size} ⋆ 3×3 → relu → max-pool → dense '
+                      f'{p * p}×10 → cross-entropy")', ""])
 
 
 def write(folder: Path, name: str, source: str) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .models import chain_values
+from .models import chain_values, conv_values
 
 SEED = {"x": [[2.0], [3.0]], "w1": [[1.3, -0.13, 0.0], [0.2, -1.3, 0.03]], "b1": [[0.0, 0.01, 1.3]],
         "w2": [[1.35, -0.5, 0.03]], "b2": [[0.1]], "w3": [[-0.3], [1.0]], "b3": [[0.1]]}
@@ -86,6 +86,27 @@ def torch_mnist(batch: int = 64):
     return _torch_pair(forward, mnist_values(batch), ["W1", "b1", "W2", "b2"])
 
 
+def conv_params(kind: str) -> list[str]:
+    """The convolution models' trainable parameters, in the model file's order."""
+    return ["K"] if kind == "tanh" else ["K", "c", "W", "b"]
+
+
+def torch_conv(kind: str, size: int = 28):
+    """`models.conv_source`'s model with ``torch.nn.functional`` (float64): conv2d of a 1×1×size×size
+    batch, then tanh and mse, or relu, max_pool2d, flatten, the dense layer and cross_entropy."""
+    import torch
+    import torch.nn.functional as F
+
+    def forward(t):
+        z = F.conv2d(t["X"][None, None], t["K"][None, None])
+        if kind == "tanh":
+            return F.mse_loss(torch.tanh(z)[0, 0], t["Y"])
+        p = F.max_pool2d(torch.relu(z + t["c"]), 2)
+        return F.cross_entropy(p.flatten(1) @ t["W"] + t["b"], t["Y"].argmax(dim=1))
+
+    return _torch_pair(forward, conv_values(kind, size), conv_params(kind))
+
+
 def torch_train_222(epochs: int) -> float:
     """``epochs`` steps of plain gradient descent on the 2-2-2 sigmoid example; the final loss."""
     import torch
@@ -150,6 +171,38 @@ def sympy_mlp(width: int):
     out = w2 * h + b2
     loss = sum((out - y).applyfunc(lambda e: e**2)) / 2
     return loss, [*w1, *b1, *w2, *b2]
+
+
+def sympy_conv(kind: str, size: int):
+    """(loss, [symbols], {symbol: value}) of `models.conv_source`'s model written with SymPy scalars: each
+    entry of the feature map the sum of nine products, the pool a ``Max`` of four relu'd entries,
+    cross-entropy as log-sum-exp minus the target's logit; the image and targets are numbers."""
+    values = conv_values(kind, size)
+    X, n = values["X"], size - 2
+    K = _symbols("K", 3, 3)
+    symbols, point = list(K), {K[i, j]: values["K"][i, j] for i in range(3) for j in range(3)}
+
+    def conv(i, j):
+        return sp.Add(*(K[u, v] * sp.Float(X[i + u, j + v]) for u in range(3) for v in range(3)))
+
+    if kind == "tanh":
+        Y = values["Y"]
+        loss = sp.Add(*((sp.tanh(conv(i, j)) - sp.Float(Y[i, j])) ** 2 for i in range(n) for j in range(n))) / (n * n)
+        return loss, symbols, point
+    c = sp.Symbol("c")
+    p = n // 2
+    W, b = _symbols("W", p * p, 10), _symbols("b", 1, 10)
+    symbols += [c, *W, *b]
+    point[c] = float(values["c"][0, 0])
+    point.update({W[i, j]: values["W"][i, j] for i in range(p * p) for j in range(10)})
+    point.update({b[0, j]: values["b"][0, j] for j in range(10)})
+    A = [[sp.Max(0, conv(i, j) + c) for j in range(n)] for i in range(n)]
+    P = [sp.Max(A[2 * i][2 * j], A[2 * i][2 * j + 1], A[2 * i + 1][2 * j], A[2 * i + 1][2 * j + 1])
+         for i in range(p) for j in range(p)]
+    logits = [sp.Add(*(P[k] * W[k, j] for k in range(p * p)), b[0, j]) for j in range(10)]
+    target = int(values["Y"].argmax())
+    loss = sp.log(sp.Add(*(sp.exp(z) for z in logits))) - logits[target]
+    return loss, symbols, point
 
 
 def sympy_derive(loss, symbols) -> list:

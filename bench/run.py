@@ -2,6 +2,7 @@
 writes ``reports/bench.md`` with its plots in ``reports/bench/``.
 
     make bench                    # or: python -m bench.run [--quick]
+    python -m bench.run --only conv [--quick]   # one section, rewritten in place in bench.md
 
 Each measurement runs in a fresh process (cold SymPy caches) and is the median of repeats; a
 peer run is stopped at the time limit and marked.  ``--quick`` uses fewer sizes and repeats
@@ -22,13 +23,16 @@ import time
 from pathlib import Path
 
 from . import grading
-from .models import ROOT
+from .models import CONV_KINDS, ROOT
 from .plot import line_chart
 
 LIMIT = 120.0  # seconds: a peer run longer than this is stopped and marked
 DEPTHS = [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32]
 WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 LOOP_DEPTHS = [4, 8, 16, 32]
+CONV_SIZE = 28  # the convolution's image: CONV_SIZE × CONV_SIZE, one channel, a 3×3 kernel
+CONV_PEER_SIZES = {"tanh": [4, 8, 12, 16, 28], "net": [4, 6, 28]}  # plain SymPy's series
+CONV_QUICK_SIZES = {"tanh": [4, 8], "net": [4]}
 OUT = ROOT / "reports"
 
 
@@ -207,15 +211,187 @@ def loops_section(loops: list[dict], named: list[dict], e2e: dict) -> tuple[list
 LOOPS_BEGIN, LOOPS_END = "<!-- loops: python -m bench.run --only loops rewrites this section -->", "<!-- /loops -->"
 
 
-def splice(text: str, section: list[str]) -> str:
-    """``text`` (a bench.md) with its loops section replaced by ``section`` (added before the last part
-    if it has none)."""
+def splice(text: str, section: list[str], markers: tuple[str, str] = (LOOPS_BEGIN, LOOPS_END)) -> str:
+    """``text`` (a bench.md) with the section between ``markers`` (the loops section's by default)
+    replaced by ``section``, which starts and ends with them (added before the last part if it has none)."""
     block = "\n".join(section)
-    if LOOPS_BEGIN in text and LOOPS_END in text:
-        before, rest = text.split(LOOPS_BEGIN, 1)
-        return before + block + rest.split(LOOPS_END, 1)[1]
+    begin, end = markers
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        return before + block + rest.split(end, 1)[1]
     head, marker, tail = text.partition("## Where targets are missed")
     return head + block + "\n\n" + marker + tail if marker else text + "\n" + block + "\n"
+
+
+# -- section 8: convolution -----------------------------------------------------------------
+
+
+CONV_BEGIN, CONV_END = "<!-- conv: python -m bench.run --only conv rewrites this section -->", "<!-- /conv -->"
+CONV_CALLS = ("grad", "torch_grad", "ratio", "loss", "torch_loss", "loss_ratio")
+
+
+def _conv_symback(kind: str, size: int, repeats: int, threads: int | None = None) -> dict:
+    """Median derivation and call times of ``repeats`` fresh processes (`worker.conv_symback_run`); what
+    the derivation holds from the first; the largest difference from PyTorch over all of them."""
+    runs = [worker("conv", "symback", kind, size, threads=threads)[0] for _ in range(repeats)]
+    first, calls = [r[0] for r in runs], [r[1] for r in runs]
+    return {**first[0], "derive": _median(first, "derive"), "compile": _median(first, "compile"),
+            **{k: _median(calls, k) for k in CONV_CALLS},
+            "grad_diff": max(c["grad_diff"] for c in calls), "loss_diff": max(c["loss_diff"] for c in calls)}
+
+
+def _revision() -> str:
+    """The symback measured: the commit, and whether symback/ has changes not committed."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"`{commit}`" + (" with uncommitted changes to `symback/`" if git("status", "--porcelain", "symback") else "")
+
+
+def conv(repeats: int, quick: bool = False) -> dict:
+    """The convolution models at CONV_SIZE: symback's derivation and gradient call beside PyTorch's
+    (default threads and one), plain SymPy's elementwise derivation at growing sizes (stopped at the
+    time limit, larger sizes then not run), and where symback's gradient call spends its time."""
+    out = {"calls": {}, "series": {}, "profile": {}, "load": os.getloadavg()[0], "revision": _revision()}
+    for kind in CONV_KINDS:
+        for threads in (None, 1):
+            row = out["calls"][(kind, threads)] = _conv_symback(kind, CONV_SIZE, repeats, threads)
+            log(f"  conv {kind} {CONV_SIZE} threads={threads or 'default'}: derive {_s(row['derive'])}, "
+                f"grad {_s(row['grad'])} vs PyTorch {_s(row['torch_grad'])} ({row['ratio']:.2f}×), "
+                f"∂L/∂K = {row['formula']}")
+        series, stopped = [], None
+        for size in (CONV_QUICK_SIZES if quick else CONV_PEER_SIZES)[kind]:
+            ours = out["calls"][(kind, None)] if size == CONV_SIZE else _conv_symback(kind, size, repeats)
+            row = {"size": size, "derive": ours["derive"], "grad": ours["grad"], "torch_grad": ours["torch_grad"],
+                   "sympy": None, "lambdify": {}}
+            if stopped:
+                row["sympy_note"] = f"not run (stopped at {stopped})"
+            for _ in range(0 if stopped else repeats):
+                lines, cut = worker("conv", "sympy", kind, size, timeout=LIMIT)
+                if not lines:
+                    stopped, row["sympy_note"] = f"size {size}", f"> {LIMIT:.0f} s (stopped)"
+                    break
+                row.setdefault("sympy_runs", []).append(lines[0]["derive"])
+                for line in lines[1:]:
+                    row["lambdify"].setdefault(line["cse"], line)
+                if cut or lines[0]["derive"] > 10:  # long runs: one repeat is enough
+                    break
+            if row.get("sympy_runs"):
+                row["sympy"] = statistics.median(row.pop("sympy_runs"))
+            series.append(row)
+            log(f"  conv {kind} {size}: symback {_s(row['derive'])}, sympy "
+                f"{_s(row['sympy']) if row['sympy'] is not None else row['sympy_note']}")
+        out["series"][kind] = series
+        out["profile"][kind] = {k: v for line in worker("conv", "profile", kind, CONV_SIZE)[0] for k, v in line.items()}
+    return out
+
+
+def _lambdified(row: dict, cse: bool) -> str:
+    line = row["lambdify"].get(cse)
+    if line is None:
+        return "—" if row["sympy"] is None else "stopped at the limit"
+    if "error" in line:
+        return f"fails: `{line['error'].split(':')[0]}`"
+    return _s(line["grad"])
+
+
+def conv_section(c: dict) -> tuple[list[str], list[tuple]]:
+    """Section 8 of bench.md and its targets, from `conv`'s measurements."""
+    n, size = CONV_SIZE - 2, CONV_SIZE
+    tanh, net = c["calls"][("tanh", None)], c["calls"][("net", None)]
+    lines = [CONV_BEGIN, "## 8. Convolution", "",
+             f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} on {machine()}; symback at revision "
+             f"{c['revision']}. One {size}×{size} single-channel "
+             f"image and a 3×3 kernel (stride 1, no padding), written as model files (`bench/models.py`, "
+             "`conv_source`):", "",
+             f"* **tanh**: `Z = conv2d(X, K)`, `loss = mse(tanh(Z), Y)` against a {n}×{n} target;",
+             f"* **net** (MNIST-like): `Z = conv2d(X, K) + c`, relu, `max_pool2d(·, 2)` to {n // 2}×{n // 2}, "
+             f"`flatten`, a dense layer {(n // 2) ** 2}×10 with bias, `cross_entropy` against a one-hot row.", "",
+             "PyTorch runs the same function with `torch.nn.functional` (`conv2d` of a 1×1×H×W batch, "
+             "`max_pool2d`, `mse_loss`, `cross_entropy`) at float64, from the same numbers. Every figure is the "
+             "median of fresh processes; symback's and PyTorch's calls are timed alternately in one process. "
+             f"The machine's load average when the section started: {c['load']:.1f} (other work on it slows "
+             "PyTorch's default threads most: its OpenMP pool waits for a busy core).", "",
+             "**Derivation.** *derive*: load the model file and derive every gradient in matrix form "
+             "(`model._derivation`); *compile*: generate and compile its NumPy program. *largest expression*: "
+             "the most nodes in any forward definition, δ or gradient of the derivation; *entries*: single "
+             "matrix entries (`MatrixElement`) in them — a per-pixel expansion would show as entries and as "
+             f"expressions of thousands of nodes (one entry of ∂L/∂K written out sums {n * n} products).", "",
+             "| model | derive | compile | ∂L/∂K as derived | closed form | largest expression | entries | "
+             "program lines |", "|---|---:|---:|---|---|---:|---:|---:|"]
+    for kind in CONV_KINDS:
+        r = c["calls"][(kind, None)]
+        lines.append(f"| {kind} | {_s(r['derive'])} | {_s(r['compile'])} | `{r['formula']}` | `{r['closed']}` | "
+                     f"{r['largest']} nodes | {r['entries']} | {r['lines']} |")
+    lines += ["", "**Gradient call.** One call computing every parameter's gradient (forward and backward) at the "
+              "model's values: symback's `model.compile().grad()` against PyTorch's forward + `backward()`; "
+              "the loss call (forward only; PyTorch under `no_grad`) beside it. *agree*: the largest difference "
+              "of the two gradients relative to the largest PyTorch entry of each parameter, and of the losses. "
+              "*1 thread*: OpenBLAS, OpenMP and PyTorch limited to one thread.", "",
+              "| model | threads | symback grad | PyTorch grad | symback / PyTorch | symback loss | PyTorch loss | "
+              "symback / PyTorch | agree (gradients, loss) |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for (kind, threads), r in c["calls"].items():
+        lines.append(f"| {kind} | {threads or 'default'} | {_s(r['grad'])} | {_s(r['torch_grad'])} | "
+                     f"**{r['ratio']:.2f}×** | {_s(r['loss'])} | {_s(r['torch_loss'])} | {r['loss_ratio']:.2f}× | "
+                     f"{r['grad_diff']:.1e}, {r['loss_diff']:.1e} |")
+    lines += ["", "**Plain SymPy.** The same models built from SymPy scalars (each feature-map entry the sum of "
+              "nine products, the pool a `Max`, relu `Max(0, ·)`, cross-entropy as log-sum-exp minus the target's "
+              "logit; image and targets numbers), then `diff` by every parameter entry (the time includes "
+              "building the expression) and `lambdify` of the gradient (NumPy), with and without `cse=True`; "
+              f"at growing image sizes, stopped at {LIMIT:.0f} s, a larger size then not run. symback at the "
+              "same sizes beside it (default threads).", "",
+              "| model | image | symback derive | plain SymPy `diff` | SymPy / symback | symback grad | "
+              "SymPy lambdify grad | SymPy lambdify, cse | PyTorch grad |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for kind, series in c["series"].items():
+        for r in series:
+            peer = _s(r["sympy"]) if r["sympy"] is not None else r["sympy_note"]
+            ratio = _x(r["sympy"], r["derive"]) if r["sympy"] is not None else "—"
+            lines.append(f"| {kind} | {r['size']}×{r['size']} | {_s(r['derive'])} | {peer} | {ratio} | "
+                         f"{_s(r['grad'])} | {_lambdified(r, False)} | {_lambdified(r, True)} | "
+                         f"{_s(r['torch_grad'])} |")
+    errors = {line["error"] for series in c["series"].values() for r in series for line in r["lambdify"].values()
+              if "error" in line}
+    if errors:
+        lines += ["", "*fails*: the lambdified gradient raises when called — " + "; ".join(
+            f"`{e}`" for e in sorted(errors)) + " (the derivative of `Max` is a `Heaviside` of `Max`, which "
+            "`lambdify` prints as `select` calls nested in `select`'s conditions)."]
+    lines += ["", f"**Where the gradient call's time goes** ({size}×{size}, default threads). Each line of the "
+              "generated program (`model.program.full_source`), timed in place (the program cut after each "
+              "line: what the line adds), and the window helpers of `symback/numeric/program.py` alone at "
+              "operands of the program's shapes:", ""]
+    for kind in CONV_KINDS:
+        prof = c["profile"][kind]
+        total = sum(t["in place"] for t in prof["lines"].values())
+        costly = [(line, t["in place"]) for line, t in prof["lines"].items() if t["in place"] >= 0.05 * total]
+        lines += [f"| {kind}: line | in place | share |", "|---|---:|---:|"]
+        lines += [f"| `{line}` | {_s(t)} | {t / total:.0%} |" for line, t in costly]
+        lines += [f"| the whole program | {_s(total)} | |", ""]
+    lines += ["| helper alone | time |", "|---|---:|"]
+    helpers = {**c["profile"]["tanh"]["alone"], **c["profile"].get("net", {}).get("alone", {})}
+    lines += [f"| `{k.split(': ', 1)[0]}`: {k.split(': ', 1)[1]} | {_s(t)} |" for k, t in helpers.items()]
+    lines += [""]
+    matrix = all(r["formula"] == "Correlate(X, delta_Z, 1, 1)" and r["entries"] == 0 and r["largest"] < 100
+                 for r in (tanh, net))
+    agree = all(r["grad_diff"] <= 1e-12 and r["loss_diff"] <= 1e-12 for r in c["calls"].values())
+    targets = [(f"A {size}×{size} ⋆ 3×3 conv derives in matrix form (no per-pixel expansion)",
+                f"∂L/∂K = `{tanh['formula']}`; largest expression {max(tanh['largest'], net['largest'])} nodes, "
+                f"{tanh['entries'] + net['entries']} single entries", matrix),
+               (f"… and well under a second (≤ 0.5 s, {size}×{size} tanh and net)",
+                f"{_s(tanh['derive'])} (tanh), {_s(net['derive'])} (net); + compile {_s(tanh['compile'])}, "
+                f"{_s(net['compile'])}", max(tanh["derive"], net["derive"]) <= 0.5)]
+    for (kind, threads), r in c["calls"].items():
+        how = "1 thread" if threads == 1 else "default threads"
+        targets.append((f"{size}×{size} conv {kind}: gradient call within 2× of PyTorch's ({how})",
+                        f"symback {_s(r['grad'])}, PyTorch {_s(r['torch_grad'])}: {r['ratio']:.2f}× PyTorch's time",
+                        r["ratio"] <= 2))
+    worst = max(max(r["grad_diff"], r["loss_diff"]) for r in c["calls"].values())
+    targets.append(("Same gradients and loss as PyTorch to 1e-12", f"largest relative difference {worst:.1e}", agree))
+    lines += ["| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets]
+    lines += ["", CONV_END]
+    return lines, targets
 
 
 GRADCHECK = '''\
@@ -282,7 +458,7 @@ def _x(a: float, b: float) -> str:
 
 
 def report(depth, width, call_times, e2e, train, grading_times, long, files, ops, started,
-           loops=None) -> tuple[str, list[tuple]]:
+           loops=None, convolution=None) -> tuple[str, list[tuple]]:
     lines = ["# Benchmarks", "",
              f"Generated by `make bench` on {time.strftime('%Y-%m-%d', time.gmtime())}; "
              f"the whole run took {(time.time() - started) / 60:.0f} minutes.", "",
@@ -417,6 +593,11 @@ def report(depth, width, call_times, e2e, train, grading_times, long, files, ops
         lines += section + [""]
         targets += loop_targets
 
+    if convolution is not None:
+        section, conv_targets = conv_section(convolution)
+        lines += section + [""]
+        targets += conv_targets
+
     layer = ops["layer"]
     forward = sum(t for k, t in layer.items() if k.startswith("forward"))
     backward = sum(t for k, t in layer.items() if k.startswith("backward"))
@@ -472,11 +653,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats: try the harness")
     parser.add_argument("--out", type=Path, default=OUT, help="where bench.md and bench/ are written")
-    parser.add_argument("--only", choices=["loops"], help="measure one series and rewrite its section of bench.md")
+    parser.add_argument("--only", choices=["loops", "conv"],
+                        help="measure one series and rewrite its section of bench.md")
     args = parser.parse_args()
     started = time.time()
     repeats = 1 if args.quick else 3
     depths = [1, 2, 4, 8, 32] if args.quick else DEPTHS
+    if args.only == "conv":
+        log(f"8. convolution ({CONV_SIZE}×{CONV_SIZE} ⋆ 3×3)")
+        section, targets = conv_section(conv(repeats, args.quick))
+        path = args.out / "bench.md"
+        path.write_text(splice(path.read_text() if path.exists() else "# Benchmarks\n", section,
+                               (CONV_BEGIN, CONV_END)))
+        for t, m, ok in targets:
+            print(f"{'yes' if ok else 'NO '}  {t}: {m}")
+        print(f"wrote {path}")
+        return
     if args.only == "loops":
         log("7. networks written as loops (and the named chains beside them)")
         named = derivation("chain", LOOP_DEPTHS, repeats, peer=False)
@@ -507,7 +699,10 @@ def main() -> None:
     long = grading.time_long_file(repeats)
     log("   the profiles behind the missed targets")
     ops = {k: v for line in worker("ops")[0] for k, v in line.items()}
-    text, targets = report(depth, width, call_times, e2e, train, grading_times, long, files, ops, started, loops)
+    log("8. convolution")
+    convolution = conv(repeats, args.quick)
+    text, targets = report(depth, width, call_times, e2e, train, grading_times, long, files, ops, started, loops,
+                           convolution)
     (args.out / "bench").mkdir(parents=True, exist_ok=True)
     for name, svg in plots(depth, width).items():
         (args.out / "bench" / name).write_text(svg)

@@ -4,9 +4,13 @@
     python -m bench.worker sympy chain 8       # plain SymPy: diff of every entry, then lambdify
     python -m bench.worker calls seed          # gradient and loss call: symback, PyTorch, SymPy
     python -m bench.worker train 10000         # training epochs: symback and a PyTorch loop
+    python -m bench.worker conv symback net 28 # convolution: derive, matrix form, grad call vs PyTorch
+    python -m bench.worker conv sympy tanh 8   # convolution, plain SymPy: diff of every entry, lambdify
+    python -m bench.worker conv profile net 28 # convolution: the program's costly lines, its helpers alone
 
 Kinds: ``chain DEPTH`` (3×3 tanh layers), ``loop DEPTH`` (the same chain written as a loop) and
-``mlp WIDTH`` (one hidden sigmoid layer).  The
+``mlp WIDTH`` (one hidden sigmoid layer); the convolution's ``tanh SIZE`` and ``net SIZE`` (a 3×3
+kernel over a SIZE×SIZE image, `models.conv_source`).  The
 SymPy worker prints its derivation time as soon as it has it, so a run stopped at the time
 limit still reports how far it got.
 """
@@ -140,19 +144,13 @@ def ops_run() -> None:
     _print(mnist=_mnist_profile())
 
 
-def _mnist_profile() -> dict:
-    """The MLP's generated program line by line: time of the program cut after each line, so the
-    difference is what that line costs in place (with the lines before it), and each product alone."""
-    import numpy as np
-
-    import symback
+def _line_costs(model, least: float = 20e-6) -> dict:
+    """The model's generated program line by line: time of the program cut after each line, so the
+    difference is what that line costs in place (with the lines before it); lines costing more
+    than ``least`` seconds."""
     from symback.numeric.program import FLOAT64
 
-    from .models import mnist_source
-
-    with tempfile.TemporaryDirectory() as folder:
-        model = symback.load(write(folder, "mnist", mnist_source()))
-        program = model.program
+    program = model.program
     function = program._full[FLOAT64]
     args = model.compile().leaf_values()
     head, *lines = program.full_source.splitlines()[:-1]
@@ -163,14 +161,156 @@ def _mnist_profile() -> dict:
         exec("\n".join([head, *lines[:k], f"    return {target}"]), namespace)  # the bench's own generated code
         cut = namespace["_lambdifygenerated"]
         now = per_call(lambda cut=cut: cut(*args), repeats=5)
-        if now - previous > 20e-6:
+        if now - previous > least:
             out[line.strip()] = {"in place": now - previous}
         previous = now
+    return out
+
+
+def _mnist_profile() -> dict:
+    """The MLP's generated program line by line (`_line_costs`), and each product alone."""
+    import numpy as np
+
+    import symback
+
+    from .models import mnist_source
+
+    with tempfile.TemporaryDirectory() as folder:
+        model = symback.load(write(folder, "mnist", mnist_source()))
+        out = _line_costs(model)
+    args = model.compile().leaf_values()
     X, W1 = args[0], args[1]
     delta = np.random.default_rng(0).random((64, 128))
     out["alone: X.dot(W1)"] = {"alone": per_call(lambda: X.dot(W1), repeats=5)}
     out["alone: X.T.dot(delta)"] = {"alone": per_call(lambda: X.T.dot(delta), repeats=5)}
     return out
+
+
+# -- convolution ---------------------------------------------------------------------------
+
+
+def _conv_model(kind: str, size: int):
+    import symback
+
+    from .models import conv_source
+
+    with tempfile.TemporaryDirectory() as folder:
+        return symback.load(write(folder, f"conv_{kind}{size}", conv_source(kind, size)))
+
+
+def _matrix_form(model) -> dict:
+    """What the derivation holds: ∂L/∂K as derived (in the δ of the nearest named quantity) and
+    closed, the largest expression among every forward definition, δ and gradient (nodes of its
+    tree), how many single matrix entries (``MatrixElement``) appear in them, and the program's lines.
+    A per-pixel expansion would show as entries, and as expressions of thousands of nodes (one entry
+    of ∂L/∂K written out sums a product for every pixel of the feature map)."""
+    import sympy as sp
+    from sympy.matrices.expressions.matexpr import MatrixElement
+
+    from symback.engine.explicit import tree_size
+
+    d = model._derivation
+    exprs = [*d.forward_defs.values(), *d.delta_defs.values()]
+    for g in d.gradients.values():
+        exprs += [g.formula, g.raw_closed]
+    exprs = [sp.sympify(e) for e in exprs]
+    k = d.gradients["K"]
+    return {"formula": str(k.formula), "closed": str(k.closed), "largest": max(tree_size(e) for e in exprs),
+            "entries": sum(len(e.atoms(MatrixElement)) for e in exprs),
+            "lines": len(model.program.full_source.splitlines()) - 2}
+
+
+def conv_symback_run(kind: str, size: int) -> None:
+    """Derivation (load + derive in matrix form, then compile) of the convolution model, what it holds,
+    and its gradient call against PyTorch's forward + backward of the same function at the same
+    values (timed alternately), with the largest difference of their gradients and losses."""
+    import os
+
+    import numpy as np
+
+    import symback
+    from symback.numeric.program import FLOAT64  # noqa: F401  (import the numeric side before the clock)
+
+    from . import peers
+    from .models import conv_source
+
+    threads = os.environ.get("BENCH_THREADS")
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(folder, f"conv_{kind}{size}", conv_source(kind, size))
+        started = time.perf_counter()
+        model = symback.load(path)
+        model._derivation  # noqa: B018  (the derivation, in matrix form)
+        derived = time.perf_counter()
+        compiled = model.compile()
+        model.program  # noqa: B018
+        done = time.perf_counter()
+    _print(derive=derived - started, compile=done - derived, **_matrix_form(model))
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    grad, loss = peers.torch_conv(kind, size)
+    theirs = {name: g.detach().numpy() for name, g in zip(peers.conv_params(kind), grad())}
+    ours = compiled.grad()
+    diff = max(float(np.max(np.abs(ours[n] - theirs[n]))) / max(float(np.max(np.abs(theirs[n]))), 1e-300)
+               for n in theirs)
+    loss_diff = abs(compiled.loss() - float(loss())) / abs(float(loss()))
+    gc.collect()
+    gc.freeze()
+    try:
+        ours_t, theirs_t, ratio = paired(compiled.grad, grad)
+        ours_loss, theirs_loss, loss_ratio = paired(compiled.loss, loss)
+    finally:
+        gc.unfreeze()
+    _print(grad=ours_t, torch_grad=theirs_t, ratio=ratio, loss=ours_loss, torch_loss=theirs_loss,
+           loss_ratio=loss_ratio, grad_diff=diff, loss_diff=loss_diff)
+
+
+def conv_sympy_run(kind: str, size: int) -> None:
+    """Plain SymPy: the model built from scalars, ``diff`` by every entry (its time printed at once),
+    then ``lambdify`` with and without ``cse`` and the gradient call of each (``cse`` first: without it,
+    the net's gradient takes minutes to print even at 4×4)."""
+    from . import peers
+
+    started = time.perf_counter()
+    loss, symbols, point = peers.sympy_conv(kind, size)
+    built = time.perf_counter()
+    grads = peers.sympy_derive(loss, symbols)
+    _print(derive=time.perf_counter() - started, build=built - started)
+    for cse in (True, False):
+        started = time.perf_counter()
+        grad, loss_call = peers.sympy_pair(loss, symbols, point, grads, cse=cse)
+        lambdified = time.perf_counter() - started
+        try:
+            grad()
+        except Exception as failed:  # reported: the generated NumPy code does not run
+            _print(cse=cse, lambdify=lambdified, error=f"{type(failed).__name__}: {str(failed)[:100]}")
+            continue
+        _print(cse=cse, lambdify=lambdified, **_calls(grad, loss_call))
+
+
+def conv_profile_run(kind: str, size: int) -> None:
+    """Where the gradient call's time goes: the program's lines in place, and its window helpers
+    alone at operands of the program's shapes."""
+    import numpy as np
+
+    from symback.numeric import program as numeric
+
+    model = _conv_model(kind, size)
+    _print(lines=_line_costs(model, least=0.0), source=model.program.full_source)
+    values = dict(zip([leaf.name for leaf in model.program.leaves], model.compile().leaf_values()))
+    X, K = values["X"], values["K"]
+    n = size - 2
+    delta = np.random.default_rng(0).normal(size=(n, n))
+    A = np.maximum(np.random.default_rng(1).normal(size=(n, n)), 0.0)
+    g = np.random.default_rng(2).normal(size=(n // 2, n // 2))
+    alone = {f"_correlate(X, K): {size}×{size} ⋆ 3×3 (forward)": lambda: numeric._correlate(X, K, 1, 1),
+             f"_correlate(X, δ): {size}×{size} ⋆ {n}×{n} (∂L/∂K)": lambda: numeric._correlate(X, delta, 1, 1)}
+    if kind == "net":
+        alone.update({f"_max_pool(A, 2, 2, 2, 2): {n}×{n}": lambda: numeric._max_pool(A, 2, 2, 2, 2),
+                      f"_pool_route(A, δ, 2, 2, 2, 2): {n}×{n}, {(n // 2) ** 2} windows": lambda: numeric._pool_route(
+                          A, g, 2, 2, 2, 2, 0.0, 0.0)})
+    _print(alone={k: per_call(f, repeats=7) for k, f in alone.items()})
 
 
 if __name__ == "__main__":
@@ -183,5 +323,8 @@ if __name__ == "__main__":
         ops_run()
     elif command == "train":
         train_run(int(sys.argv[2]))
+    elif command == "conv":
+        {"symback": conv_symback_run, "sympy": conv_sympy_run, "profile": conv_profile_run}[sys.argv[2]](
+            sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(f"unknown command {command!r}")
