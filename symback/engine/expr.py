@@ -214,9 +214,8 @@ def _moments(lane: list) -> tuple:
     return mean, sp.Add(*[(v - mean) ** 2 for v in lane]) / len(lane)
 
 
-class Normalize(_Normalise):
-    """x̂: each column (axis 0, batch normalisation) or row (axis 1, layer normalisation) less its mean,
-    over √(variance + ε); the variance is the biased one (divided by n), as PyTorch normalises."""
+class _Moments(_Normalise):
+    """The statistics of each column (axis 0) or row (axis 1) with ε: what batch and layer normalisation share."""
 
     def __new__(cls, arg, axis, eps):
         return MatrixExpr.__new__(cls, arg, Integer(axis), sp.sympify(eps))
@@ -228,44 +227,27 @@ class Normalize(_Normalise):
     def entry_terms(self) -> int:
         r, c = (int(n) for n in self.arg.shape)
         return 2 * (r if self.axis == 0 else c)
+
+
+class Normalize(_Moments):
+    """x̂: each column (axis 0, batch normalisation) or row (axis 1, layer normalisation) less its mean,
+    over √(variance + ε); the variance is the biased one (divided by n), as PyTorch normalises."""
 
     def _entry(self, i, j, **kwargs):
         mean, variance = _moments(self._lane(i, j, **kwargs))
         return (self.arg._entry(i, j, **kwargs) - mean) / sp.sqrt(variance + self.eps)
 
 
-class InvStd(MatrixExpr):
+class InvStd(_Moments):
     """1/σ with σ = √(variance + ε) of each column (axis 0: a row of them) or row (axis 1: a column)."""
-
-    def __new__(cls, arg, axis, eps):
-        return MatrixExpr.__new__(cls, arg, Integer(axis), sp.sympify(eps))
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def axis(self) -> int:
-        return int(self.args[1])
-
-    @property
-    def eps(self):
-        return self.args[2]
 
     @cached_property
     def shape(self):
         r, c = self.arg.shape
         return (Integer(1), c) if self.axis == 0 else (r, Integer(1))
 
-    def entry_terms(self) -> int:
-        r, c = (int(n) for n in self.arg.shape)
-        return 2 * (r if self.axis == 0 else c)
-
-    def _entry(self, i, j, **kwargs):
-        r, c = (int(n) for n in self.arg.shape)
-        lane = ([self.arg._entry(k, j, **kwargs) for k in range(r)] if self.axis == 0
-                else [self.arg._entry(i, k, **kwargs) for k in range(c)])
-        return 1 / sp.sqrt(_moments(lane)[1] + self.eps)
+    def _entry(self, i, j, **kwargs):  # entry (0, j) is column j's, (i, 0) row i's: the lane _lane reads
+        return 1 / sp.sqrt(_moments(self._lane(i, j, **kwargs))[1] + self.eps)
 
 
 class Grad(MatrixSymbol):
